@@ -1,0 +1,250 @@
+"""The document: a project's images, their layers, statuses and one undo history.
+
+Pixels are loaded on demand (a project of thousands of images opens instantly); the
+document is an evented model that views observe.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from psygnal import Signal
+
+from seggui.core.annotation import ImageAnnotation, LabelClass
+from seggui.core.layers import ImageLayer, LabelLayer
+from seggui.core.undo import CallbackCommand, UndoStack
+
+STATUSES = ("new", "predicted", "reviewed")
+
+Layer = ImageLayer | LabelLayer
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass
+class ImageSource:
+    """Where an image's pixels come from and what they were when recorded."""
+
+    path: Path  # absolute
+    height: int
+    width: int
+    channels: int = 1
+    dtype: str = "uint8"
+    sha256: str = ""
+    file_size: int = 0
+    mtime_ns: int = 0
+    page: int = 0
+
+
+@dataclass
+class ImageEntry:
+    """One image of the project. Layers are materialised by a loader on first access."""
+
+    source: ImageSource
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    name: str = ""
+    status: str = "new"
+    status_model: str | None = None  # model version that predicted it
+    created: float = field(default_factory=now)
+    modified: float = field(default_factory=now)
+    problem: str | None = None  # e.g. "image file changed since it was added"
+    instance_count: int = 0  # cached for the image list; refreshed on save
+    _layers: list[Layer] | None = field(default=None, repr=False)
+    _loader: Callable[["ImageEntry"], list[Layer]] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = self.source.path.name
+
+    @property
+    def loaded(self) -> bool:
+        return self._layers is not None
+
+    @property
+    def layers(self) -> list[Layer]:
+        if self._layers is None:
+            if self._loader is None:
+                raise RuntimeError(f"image {self.name} has no layers and no loader")
+            self._layers = self._loader(self)
+        return self._layers
+
+    def set_layers(self, layers: list[Layer]) -> None:
+        self._layers = layers
+
+    def unload(self) -> None:
+        """Forget pixels to free memory (only when saved and a loader can bring them back)."""
+        if self._loader is not None:
+            self._layers = None
+
+    @property
+    def image_layer(self) -> ImageLayer | None:
+        return next((l for l in self.layers if isinstance(l, ImageLayer)), None)
+
+    @property
+    def label_layers(self) -> list[LabelLayer]:
+        return [l for l in self.layers if isinstance(l, LabelLayer)]
+
+    def layer_by_id(self, layer_id: str) -> Layer | None:
+        return next((l for l in self.layers if l.id == layer_id), None)
+
+
+class Document:
+    """Images + layers + one undo stack. Signals carry plain Python values."""
+
+    image_added = Signal(object, int)  # entry, index
+    image_removed = Signal(object)  # entry
+    layer_added = Signal(object, object, int)  # entry, layer, index
+    layer_removed = Signal(object, object)  # entry, layer
+    layers_moved = Signal(object)  # entry
+    status_changed = Signal(object)  # entry
+    dirty_changed = Signal(bool)
+
+    def __init__(self, undo_budget_bytes: int | None = None):
+        self.images: list[ImageEntry] = []
+        self.undo_stack = UndoStack() if undo_budget_bytes is None else UndoStack(undo_budget_bytes)
+        self.undo_stack.changed.connect(self._on_history_changed)
+        self._structure_dirty = False  # changes outside the undo stack (imports, new images)
+        self._was_dirty = False
+
+    # -- dirty state ------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return self._structure_dirty or not self.undo_stack.is_clean
+
+    def mark_dirty(self) -> None:
+        self._structure_dirty = True
+        self._emit_dirty()
+
+    def mark_clean(self) -> None:
+        self._structure_dirty = False
+        self.undo_stack.set_clean()
+        self._emit_dirty()
+
+    def _on_history_changed(self) -> None:
+        self._emit_dirty()
+
+    def _emit_dirty(self) -> None:
+        if self.dirty != self._was_dirty:
+            self._was_dirty = self.dirty
+            self.dirty_changed.emit(self._was_dirty)
+
+    # -- images -----------------------------------------------------------------------
+    def image_by_id(self, image_id: str) -> ImageEntry | None:
+        return next((e for e in self.images if e.id == image_id), None)
+
+    def index_of(self, entry: ImageEntry) -> int:
+        return self.images.index(entry)
+
+    def add_image(self, entry: ImageEntry, index: int | None = None) -> ImageEntry:
+        index = len(self.images) if index is None else index
+        self.images.insert(index, entry)
+        self.mark_dirty()
+        self.image_added.emit(entry, index)
+        return entry
+
+    def remove_image(self, entry: ImageEntry) -> None:
+        self.images.remove(entry)
+        self.mark_dirty()
+        self.image_removed.emit(entry)
+
+    # -- layers (undoable) -------------------------------------------------------------
+    def add_layer(self, entry: ImageEntry, layer: Layer, index: int | None = None) -> None:
+        position = len(entry.layers) if index is None else index
+
+        def redo() -> None:
+            entry.layers.insert(position, layer)
+            self.layer_added.emit(entry, layer, position)
+
+        def undo() -> None:
+            entry.layers.remove(layer)
+            self.layer_removed.emit(entry, layer)
+
+        size = layer.data.nbytes if isinstance(layer, LabelLayer) else 256
+        self.undo_stack.push(CallbackCommand(f"add layer {layer.name}", redo, undo, size), execute=True)
+
+    def remove_layer(self, entry: ImageEntry, layer: Layer) -> None:
+        position = entry.layers.index(layer)
+
+        def redo() -> None:
+            entry.layers.remove(layer)
+            self.layer_removed.emit(entry, layer)
+
+        def undo() -> None:
+            entry.layers.insert(position, layer)
+            self.layer_added.emit(entry, layer, position)
+
+        size = layer.data.nbytes if isinstance(layer, LabelLayer) else 256
+        self.undo_stack.push(CallbackCommand(f"remove layer {layer.name}", redo, undo, size), execute=True)
+
+    def move_layer(self, entry: ImageEntry, layer: Layer, new_index: int) -> None:
+        old_index = entry.layers.index(layer)
+        new_index = max(0, min(new_index, len(entry.layers) - 1))
+        if old_index == new_index:
+            return
+
+        def place(index: int) -> Callable[[], None]:
+            def apply() -> None:
+                entry.layers.remove(layer)
+                entry.layers.insert(index, layer)
+                self.layers_moved.emit(entry)
+            return apply
+
+        self.undo_stack.push(
+            CallbackCommand(f"move layer {layer.name}", place(new_index), place(old_index)), execute=True
+        )
+
+    def set_layer_property(self, layer: Layer, name: str, value: Any) -> None:
+        """Undoable change of a saved layer property (name, visible, opacity, locked, classes)."""
+        old = getattr(layer, name)
+        if old == value:
+            return
+        self.undo_stack.push(
+            CallbackCommand(
+                f"set {name} of {layer.name}",
+                lambda: layer.set_property(name, value),
+                lambda: layer.set_property(name, old),
+            ),
+            execute=True,
+        )
+
+    def set_classes(self, layer: LabelLayer, classes: list[LabelClass]) -> None:
+        old = list(layer.classes)
+        self.undo_stack.push(
+            CallbackCommand("edit classes", lambda: layer.set_classes(classes), lambda: layer.set_classes(old)),
+            execute=True,
+        )
+
+    # -- status -----------------------------------------------------------------------
+    def set_status(self, entry: ImageEntry, status: str, model: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        old = (entry.status, entry.status_model, entry.modified)
+        new = (status, model if status == "predicted" else entry.status_model if status == "reviewed" else None, now())
+
+        def apply(values: tuple) -> Callable[[], None]:
+            def run() -> None:
+                entry.status, entry.status_model, entry.modified = values
+                self.status_changed.emit(entry)
+            return run
+
+        self.undo_stack.push(CallbackCommand(f"mark {status}", apply(new), apply(old)), execute=True)
+
+
+def label_layer_from_annotation(annotation: ImageAnnotation, classes: list[LabelClass],
+                                name: str = "labels") -> LabelLayer:
+    """A label layer holding an imported annotation (labels, classes, instance info, vectors)."""
+    return LabelLayer(
+        np.ascontiguousarray(annotation.labels),
+        name=name,
+        classes=classes,
+        instance_classes=annotation.instance_classes,
+        instance_info=annotation.instance_info,
+        vectors=annotation.vectors,
+    )

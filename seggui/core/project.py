@@ -1,0 +1,363 @@
+"""A project on disk: a readable folder with a catalogue and one lossless file per label layer.
+
+Saving never leaves a half-written state: each changed label layer goes to a new file
+(temporary name, fsync, rename), then one SQLite transaction points the catalogue at the
+new files, and only then are the old files removed. A crash at any moment leaves the
+catalogue consistent with files that decode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from seggui.core import catalogue as cat
+from seggui.core.annotation import LabelClass, VectorShape
+from seggui.core.atomic import encode_label_image, read_label_image, sha256_file, atomic_write_bytes
+from seggui.core.document import Document, ImageEntry, ImageSource, Layer
+from seggui.core.errors import ImageReadError, ProjectError
+from seggui.core.imageio import image_size, is_image_file, read_image
+from seggui.core.layers import ImageLayer, LabelLayer
+
+MASKS_FOLDER = "masks"
+
+
+def count_instances(labels: np.ndarray) -> int:
+    if labels.size == 0:
+        return 0
+    if int(labels.max()) < 5_000_000:
+        return int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
+    return int(np.unique(labels).size - (1 if (labels == 0).any() else 0))
+
+
+@dataclass
+class _LayerSave:
+    row: dict
+    labels: np.ndarray | None = None  # a copy, present only when pixels must be written
+
+
+@dataclass
+class SaveSnapshot:
+    """Everything a save writes, copied on the GUI thread so the write can run elsewhere."""
+
+    image_rows: list[dict] = field(default_factory=list)
+    layers_by_image: dict[str, list[_LayerSave]] = field(default_factory=dict)  # loaded images only
+    versions: dict[str, int] = field(default_factory=dict)  # layer id -> version captured
+
+
+def _relative(path: Path, folder: Path) -> str | None:
+    try:
+        return Path(os.path.relpath(path, folder)).as_posix()
+    except ValueError:  # another drive on Windows
+        return None
+
+
+def source_for_file(path: str | Path, page: int = 0) -> ImageSource:
+    """Describe an image file (header size, content hash) without decoding its pixels."""
+    path = Path(path).resolve()
+    height, width = image_size(path)
+    stat = path.stat()
+    return ImageSource(path, height, width, sha256=sha256_file(path), file_size=stat.st_size,
+                       mtime_ns=stat.st_mtime_ns, page=page)
+
+
+class Project:
+    """An open project folder. Use `Project.create` or `Project.open`."""
+
+    def __init__(self, folder: Path, connection):
+        self.folder = folder
+        self.connection = connection
+        self._saved_versions: dict[str, int] = {}
+        self._mask_files: dict[str, str] = {}  # layer id -> mask file currently in the catalogue
+        self._mask_hashes: dict[str, str | None] = {}
+        self._save_lock = threading.Lock()
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def create(cls, folder: str | Path) -> "Project":
+        folder = Path(folder).resolve()
+        if (folder / cat.CATALOGUE_NAME).exists():
+            raise ProjectError("a project already exists here", folder)
+        if folder.exists() and not folder.is_dir():
+            raise ProjectError("exists and is not a folder", folder)
+        try:
+            (folder / MASKS_FOLDER).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ProjectError(f"cannot create the project folder ({error.strerror or error})", folder) from error
+        return cls(folder, cat.connect(folder, create=True))
+
+    @classmethod
+    def open(cls, folder: str | Path) -> tuple["Project", Document]:
+        folder = Path(folder).resolve()
+        if folder.is_file() and folder.name == cat.CATALOGUE_NAME:
+            folder = folder.parent
+        project = cls(folder, cat.connect(folder))
+        document = Document()
+        for row in cat.image_rows(project.connection):
+            document.images.append(project._entry_from_row(row))
+        for row in cat.layer_rows(project.connection):
+            if row["mask_file"]:
+                project._mask_files[row["id"]] = row["mask_file"]
+                project._mask_hashes[row["id"]] = row["mask_sha256"]
+        document.mark_clean()
+        return project, document
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:
+            pass
+
+    def _entry_from_row(self, row) -> ImageEntry:
+        relative = row["path_relative"]
+        path = Path(row["path_absolute"])
+        if relative and (self.folder / relative).exists():
+            path = (self.folder / relative).resolve()
+        source = ImageSource(path, row["height"], row["width"], row["channels"], row["dtype"],
+                             row["sha256"], row["file_size"], row["mtime_ns"], row["page"])
+        entry = ImageEntry(source, id=row["id"], name=row["name"], status=row["status"],
+                           status_model=row["status_model"], created=row["created"],
+                           modified=row["modified"], instance_count=row["instance_count"])
+        entry._loader = self._load_layers
+        entry.problem = self._check_source(source)
+        return entry
+
+    @staticmethod
+    def _check_source(source: ImageSource) -> str | None:
+        try:
+            stat = source.path.stat()
+        except OSError:
+            return f"image file not found: {source.path}"
+        if stat.st_size != source.file_size or stat.st_mtime_ns != source.mtime_ns:
+            return f"image file changed since it was added: {source.path}"
+        return None
+
+    # -- images -------------------------------------------------------------------------
+    def add_images(self, document: Document, paths: list[str | Path]) -> tuple[list[ImageEntry], list[str]]:
+        """Add image files (folders are searched one level deep). Returns (added, problems)."""
+        files: list[Path] = []
+        for path in map(Path, paths):
+            if path.is_dir():
+                files.extend(sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p)))
+            else:
+                files.append(path)
+        known = {e.source.sha256 for e in document.images}
+        added, problems = [], []
+        for path in files:
+            try:
+                source = source_for_file(path)
+            except ImageReadError as error:
+                problems.append(str(error))
+                continue
+            except OSError as error:
+                problems.append(f"{path}: {error.strerror or error}")
+                continue
+            if source.sha256 in known:
+                problems.append(f"{path}: already in the project")
+                continue
+            known.add(source.sha256)
+            entry = ImageEntry(source)
+            entry._loader = self._load_layers
+            added.append(document.add_image(entry))
+        return added, problems
+
+    def _load_layers(self, entry: ImageEntry) -> list[Layer]:
+        source = entry.source
+        image = read_image(source.path, page=source.page)
+        if (image.height, image.width) != (source.height, source.width):
+            raise ImageReadError(
+                f"image is now {image.width}x{image.height}, the project recorded "
+                f"{source.width}x{source.height}: the file was replaced", source.path)
+        source.channels, source.dtype = image.channels, str(image.array.dtype)
+        if entry.problem and entry.problem.startswith("image file changed"):
+            if sha256_file(source.path) == source.sha256:
+                entry.problem = None  # only touched, same content
+            else:
+                raise ImageReadError("image content changed since it was added to the project "
+                                     "(same size, different pixels); re-add it to annotate it",
+                                     source.path)
+        rows = cat.layer_rows(self.connection, entry.id)
+        layers: list[Layer] = []
+        for row in rows:
+            settings = cat.loads(row["settings"], {})
+            if row["kind"] == "image":
+                layers.append(ImageLayer(image.array, row["name"], image.channel_names, row["id"], settings))
+            else:
+                layers.append(self._load_label_layer(row, settings, (source.height, source.width)))
+        if not any(isinstance(layer, ImageLayer) for layer in layers):
+            layers.insert(0, ImageLayer(image.array, "image", image.channel_names))
+        if not any(isinstance(layer, LabelLayer) for layer in layers):
+            layers.append(LabelLayer.empty((source.height, source.width), name="labels"))
+        return layers
+
+    def _load_label_layer(self, row, settings: dict, shape: tuple[int, int]) -> LabelLayer:
+        mask_path = self.folder / MASKS_FOLDER / row["mask_file"]
+        labels = read_label_image(mask_path)
+        if labels.shape != shape:
+            raise ProjectError(f"label file is {labels.shape[1]}x{labels.shape[0]}, the image is "
+                               f"{shape[1]}x{shape[0]}", mask_path)
+        instances = cat.loads(row["instances"], {})
+        layer = LabelLayer(
+            labels, row["name"],
+            classes=[LabelClass.from_json(c) for c in cat.loads(row["classes"], [])],
+            instance_classes={int(k): int(v) for k, v in instances.get("classes", {}).items()},
+            instance_info={int(k): v for k, v in instances.get("info", {}).items()},
+            vectors=[VectorShape.from_json(v) for v in cat.loads(row["vectors"], [])],
+            layer_id=row["id"],
+        )
+        for name in ("visible", "opacity", "locked", "contour_only", "color_by_class"):
+            if name in settings:
+                setattr(layer, name, type(getattr(layer, name))(settings[name]))
+        self._saved_versions[layer.id] = layer.version
+        return layer
+
+    # -- saving -------------------------------------------------------------------------
+    def snapshot(self, document: Document) -> SaveSnapshot:
+        """Copy what must be written (call on the thread that owns the document)."""
+        snapshot = SaveSnapshot()
+        for position, entry in enumerate(document.images):
+            snapshot.image_rows.append(self._image_row(entry, position))
+            if not entry.loaded:
+                continue
+            saves = []
+            for layer_position, layer in enumerate(entry.layers):
+                saves.append(self._layer_save(entry, layer, layer_position))
+                snapshot.versions[layer.id] = getattr(layer, "version", 0)
+            snapshot.layers_by_image[entry.id] = saves
+        return snapshot
+
+    def _image_row(self, entry: ImageEntry, position: int) -> dict:
+        source = entry.source
+        return dict(id=entry.id, position=position, name=entry.name,
+                    path_relative=_relative(source.path, self.folder), path_absolute=str(source.path),
+                    height=source.height, width=source.width, channels=source.channels, dtype=source.dtype,
+                    sha256=source.sha256, file_size=source.file_size, mtime_ns=source.mtime_ns,
+                    page=source.page, status=entry.status, status_model=entry.status_model,
+                    created=entry.created, modified=entry.modified, instance_count=entry.instance_count)
+
+    def _layer_save(self, entry: ImageEntry, layer: Layer, position: int) -> _LayerSave:
+        row = dict(id=layer.id, image_id=entry.id, position=position, kind=layer.kind, name=layer.name,
+                   classes=None, instances=None, vectors=None, mask_file=None, mask_sha256=None, shape=None)
+        if isinstance(layer, ImageLayer):
+            row["settings"] = cat.dumps(layer.settings())
+            return _LayerSave(row)
+        row["settings"] = cat.dumps({name: getattr(layer, name) for name in
+                                     ("visible", "opacity", "locked", "contour_only", "color_by_class")})
+        row["classes"] = cat.dumps([c.to_json() for c in layer.classes])
+        row["instances"] = cat.dumps({"classes": {str(k): v for k, v in layer.instance_classes.items()},
+                                      "info": {str(k): v for k, v in layer.instance_info.items()}})
+        row["vectors"] = cat.dumps([v.to_json() for v in layer.vectors])
+        row["shape"] = cat.dumps(list(layer.shape))
+        changed = self._saved_versions.get(layer.id) != layer.version or layer.id not in self._mask_files
+        return _LayerSave(row, layer.data.copy() if changed else None)
+
+    def write(self, snapshot: SaveSnapshot) -> None:
+        """Write a snapshot: new mask files first, then one catalogue transaction."""
+        with self._save_lock:
+            new_files: dict[str, str] = {}
+            try:
+                self._write_masks(snapshot, new_files)
+                self._commit(snapshot, new_files)
+            except BaseException:
+                for name in new_files.values():  # the catalogue never pointed at them
+                    (self.folder / MASKS_FOLDER / name).unlink(missing_ok=True)
+                raise
+            self._saved_versions.update(snapshot.versions)
+            self.remove_orphan_masks()
+
+    def _write_masks(self, snapshot: SaveSnapshot, new_files: dict[str, str]) -> None:
+        masks = self.folder / MASKS_FOLDER
+        try:
+            masks.mkdir(exist_ok=True)
+        except OSError as error:
+            raise ProjectError(f"cannot create the masks folder ({error.strerror or error})", masks) from error
+        for image_id, saves in snapshot.layers_by_image.items():
+            for save in saves:
+                if save.labels is None:
+                    if save.row["kind"] == "labels":
+                        save.row["mask_file"] = self._mask_files[save.row["id"]]
+                        save.row["mask_sha256"] = self._mask_hashes.get(save.row["id"])
+                    continue
+                data, suffix = encode_label_image(save.labels)
+                name = f"{save.row['id']}-{uuid.uuid4().hex[:8]}{suffix}"
+                atomic_write_bytes(masks / name, data)
+                new_files[save.row["id"]] = name
+                save.row["mask_file"] = name
+                save.row["mask_sha256"] = hashlib.sha256(data).hexdigest()
+        for row in snapshot.image_rows:
+            saves = snapshot.layers_by_image.get(row["id"])
+            if saves and any(s.labels is not None for s in saves):
+                label_saves = [s for s in saves if s.row["kind"] == "labels"]
+                if label_saves and label_saves[0].labels is not None:
+                    row["instance_count"] = count_instances(label_saves[0].labels)
+
+    def _commit(self, snapshot: SaveSnapshot, new_files: dict[str, str]) -> None:
+        connection = self.connection
+        try:
+            with cat.transaction(connection):
+                ids = [row["id"] for row in snapshot.image_rows]
+                connection.execute("CREATE TEMP TABLE IF NOT EXISTS keep_ids (id TEXT PRIMARY KEY)")
+                connection.execute("DELETE FROM keep_ids")
+                connection.executemany("INSERT INTO keep_ids VALUES (?)", [(i,) for i in ids])
+                connection.execute("DELETE FROM layers WHERE image_id NOT IN (SELECT id FROM keep_ids)")
+                connection.execute("DELETE FROM images WHERE id NOT IN (SELECT id FROM keep_ids)")
+                columns = list(snapshot.image_rows[0]) if snapshot.image_rows else []
+                if columns:
+                    connection.executemany(
+                        f"INSERT OR REPLACE INTO images ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",
+                        [tuple(row[c] for c in columns) for row in snapshot.image_rows])
+                for image_id, saves in snapshot.layers_by_image.items():
+                    connection.execute("DELETE FROM layers WHERE image_id=?", (image_id,))
+                    for save in saves:
+                        row = save.row
+                        keys = list(row)
+                        connection.execute(
+                            f"INSERT INTO layers ({','.join(keys)}) VALUES ({','.join('?' * len(keys))})",
+                            tuple(row[k] for k in keys))
+        except Exception as error:
+            raise ProjectError(f"catalogue could not be updated ({error})", self.folder / cat.CATALOGUE_NAME) from error
+        for image_id, saves in snapshot.layers_by_image.items():
+            for save in saves:
+                if save.row["kind"] == "labels":
+                    self._mask_files[save.row["id"]] = save.row["mask_file"]
+                    self._mask_hashes[save.row["id"]] = save.row["mask_sha256"]
+
+    def save(self, document: Document) -> None:
+        self.write(self.snapshot(document))
+        document.mark_clean()
+
+    def remove_orphan_masks(self) -> list[str]:
+        """Delete mask files the catalogue no longer names (left by replaced saves or crashes)."""
+        referenced = {row["mask_file"] for row in cat.layer_rows(self.connection) if row["mask_file"]}
+        removed = []
+        masks = self.folder / MASKS_FOLDER
+        if not masks.is_dir():
+            return removed
+        for path in masks.iterdir():
+            if path.is_file() and path.name not in referenced:
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+        return removed
+
+    def integrity_problems(self) -> list[str]:
+        """Check that every mask file the catalogue names exists and decodes to its shape."""
+        problems = []
+        for row in cat.layer_rows(self.connection):
+            if row["kind"] != "labels":
+                continue
+            path = self.folder / MASKS_FOLDER / (row["mask_file"] or "")
+            try:
+                labels = read_label_image(path)
+            except (ImageReadError, ProjectError) as error:
+                problems.append(str(error))
+                continue
+            shape = cat.loads(row["shape"], None)
+            if shape and list(labels.shape) != shape:
+                problems.append(f"{path}: shape {labels.shape} differs from recorded {shape}")
+        return problems
