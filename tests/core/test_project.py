@@ -233,3 +233,22 @@ def test_wal_mode(tmp_path):
     mode = project.connection.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     assert isinstance(project.connection, sqlite3.Connection)
+
+
+def test_model_versions_and_jobs_are_recorded(tmp_path):
+    from seggui.core import records
+
+    project, document, _ = new_project(tmp_path)
+    first = records.add_model_version(project.connection, "nuclei-ft1", "models/ft1", {"val_ap50": 0.5})
+    second = records.add_model_version(project.connection, "nuclei-ft2", "models/ft2", {"val_ap50": 0.6},
+                                       activate=True)
+    assert [v.active for v in records.model_versions(project.connection)] == [False, True]
+    records.set_active_model(project.connection, first.id)  # rollback
+    assert [v.active for v in records.model_versions(project.connection)] == [True, False]
+    with pytest.raises(KeyError):
+        records.set_active_model(project.connection, "nope")
+    job = records.start_job(project.connection, "train", ["seggui", "train"])
+    assert records.mark_interrupted_jobs(project.connection) == [job]
+    (record,) = records.jobs(project.connection)
+    assert record.status == "failed" and "interrupted" in record.log_tail
+    assert second.name == "nuclei-ft2"
