@@ -252,3 +252,22 @@ def test_model_versions_and_jobs_are_recorded(tmp_path):
     (record,) = records.jobs(project.connection)
     assert record.status == "failed" and "interrupted" in record.log_tail
     assert second.name == "nuclei-ft2"
+
+
+def test_reviewed_samples_lists_reviewed_images_with_their_labels(tmp_path):
+    from seggui.core.atomic import read_label_image
+    from seggui.core.errors import TrainingError
+    from seggui.core.training_set import reviewed_samples
+
+    project, document, (first, second) = new_project(tmp_path)
+    first.label_layers[0].data[3:6, 3:6] = 4
+    first.label_layers[0].version += 1
+    document.set_status(first, "reviewed")
+    project.save(document)
+    (sample,) = reviewed_samples(tmp_path / "project")
+    assert sample.image_path == first.source.path
+    assert read_label_image(sample.mask_path)[4, 4] == 4
+    document.set_status(second, "reviewed")  # reviewed but never opened: no saved labels
+    project.save(document)
+    with pytest.raises(TrainingError, match="no saved labels"):
+        reviewed_samples(tmp_path / "project")
