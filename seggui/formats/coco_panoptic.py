@@ -1,0 +1,102 @@
+"""COCO panoptic: one PNG per image whose RGB encodes segment ids (id = R + 256 G + 256² B),
+plus a JSON with `segments_info` per image. Written for export; read back for round trips.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from seggui.core.annotation import Dataset, LabelClass, default_class_color, label_dtype_for
+from seggui.core.errors import FormatError
+from seggui.formats import rasterize
+from seggui.formats.canvas import class_names_of, output_stems
+from seggui.formats.masks import read_label_image
+from seggui.formats.safety import encode_png, read_json, write_bytes_atomic
+
+JSON_NAME = "panoptic.json"
+PNG_FOLDER = "panoptic"
+
+
+def write_coco_panoptic(dataset: Dataset, dest: str | Path) -> None:
+    """panoptic.json + panoptic/<stem>.png into the (staged) folder `dest`."""
+    dest = Path(dest)
+    names = class_names_of(dataset)
+    images, annotations = [], []
+    for number, (image, stem) in enumerate(zip(dataset.images, output_stems(dataset.images)), start=1):
+        labels = image.labels.astype(np.uint32)
+        if int(labels.max(initial=0)) >= 256**3:
+            raise FormatError(f"{image.image_name}: instance ids above 16,777,215 do not fit in RGB")
+        rgb = np.stack([labels & 255, (labels >> 8) & 255, (labels >> 16) & 255], axis=-1).astype(np.uint8)
+        write_bytes_atomic(dest / PNG_FOLDER / f"{stem}.png", encode_png(rgb))
+        segments = []
+        for instance, (rows, cols) in sorted(rasterize.instance_boxes(image.labels).items()):
+            class_id = image.instance_classes.get(instance)
+            if class_id not in names:
+                raise FormatError(f"instance {instance} of {image.image_name} has no class; assign one before export")
+            area = int(np.count_nonzero(image.labels[rows, cols] == instance))
+            segments.append({"id": int(instance), "category_id": int(class_id), "iscrowd": 0, "area": area,
+                             "bbox": [cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start]})
+        images.append({"id": number, "file_name": image.image_name, "height": int(image.height),
+                       "width": int(image.width)})
+        annotations.append({"image_id": number, "file_name": f"{stem}.png", "segments_info": segments})
+    categories = [{"id": c.id, "name": c.name, "supercategory": "", "isthing": 1, "color": list(c.color)}
+                  for c in sorted(dataset.classes, key=lambda c: c.id)]
+    document = {"info": {"description": "exported by seggui"}, "licenses": [], "images": images,
+                "annotations": annotations, "categories": categories}
+    write_bytes_atomic(dest / JSON_NAME, json.dumps(document).encode("utf-8"))
+
+
+def read_coco_panoptic(source: str | Path, images_dir: str | Path | None = None) -> Dataset:
+    source = Path(source)
+    path = source / JSON_NAME if source.is_dir() else source
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        raise FormatError("not a COCO panoptic file (no 'annotations' list)", path)
+    dataset = Dataset()
+    for category in data.get("categories") or []:
+        try:
+            dataset.classes.append(LabelClass(int(category["id"]), str(category["name"]),
+                                              default_class_color(int(category["id"]))))
+        except (KeyError, TypeError, ValueError):
+            dataset.report.warnings.append(f"{path.name}: malformed category {category!r} ignored")
+    known = {c.id for c in dataset.classes}
+    images = {entry.get("id"): entry for entry in data.get("images") or [] if isinstance(entry, dict)}
+    png_folder = path.parent / PNG_FOLDER
+    names = class_names_of(dataset)
+    for annotation in data["annotations"]:
+        if not isinstance(annotation, dict) or not isinstance(annotation.get("file_name"), str):
+            dataset.report.skip(path.name, "annotation without a file_name")
+            continue
+        png = png_folder / Path(annotation["file_name"]).name
+        try:
+            rgb = read_label_image(png, keep_channels=True).astype(np.uint32)
+        except FormatError as error:
+            dataset.report.skip(annotation["file_name"], error.message)
+            continue
+        if rgb.ndim != 3 or rgb.shape[2] < 3:
+            dataset.report.skip(annotation["file_name"], "panoptic PNG is not RGB")
+            continue
+        ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+        classes = {}
+        for segment in annotation.get("segments_info") or []:
+            if isinstance(segment, dict) and segment.get("category_id") in known and isinstance(segment.get("id"), int):
+                classes[segment["id"]] = segment["category_id"]
+        present = {int(i) for i in np.unique(ids) if i}
+        for orphan in sorted(present - set(classes)):
+            dataset.report.skip(f"{annotation['file_name']}: segment {orphan}", "not in segments_info; left as background")
+            ids[ids == orphan] = 0
+        entry = images.get(annotation.get("image_id"), {})
+        from seggui.core.annotation import ImageAnnotation
+
+        labels = ids.astype(label_dtype_for(int(ids.max(initial=0))))
+        for class_id in classes.values():
+            name = names.get(class_id, str(class_id))
+            dataset.report.instances_per_class[name] = dataset.report.instances_per_class.get(name, 0) + 1
+        dataset.report.images += 1
+        dataset.images.append(ImageAnnotation(
+            image_name=str(entry.get("file_name") or png.name), height=labels.shape[0], width=labels.shape[1],
+            labels=labels, instance_classes={k: v for k, v in classes.items() if k in present}))
+    return dataset

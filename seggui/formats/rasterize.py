@@ -1,0 +1,294 @@
+"""Shapes to pixels and pixels to shapes, the way each reference tool does it.
+
+Each tool rasterises polygons slightly differently at the boundary, and re-importing a
+file must give the pixels its own tool gives: LabelMe uses Pillow's ImageDraw, COCO and
+CVAT use pycocotools' polygon rasteriser, Supervisely uses OpenCV's fillPoly. Shapes are
+drawn into a crop around their bounding box (an integer translation, which changes no
+pixel) so that thousands of small shapes on a large image stay cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Crop:
+    """A boolean mask covering rows top..top+h, columns left..left+w of the image."""
+
+    mask: np.ndarray
+    top: int
+    left: int
+
+    @property
+    def pixels(self) -> int:
+        return int(np.count_nonzero(self.mask))
+
+
+def _crop_window(points: np.ndarray, height: int, width: int, margin: int = 2):
+    """Integer window around points, clipped to the image; None when it misses the image."""
+    left = max(int(math.floor(points[:, 0].min())) - margin, 0)
+    top = max(int(math.floor(points[:, 1].min())) - margin, 0)
+    right = min(int(math.ceil(points[:, 0].max())) + margin + 1, width)
+    bottom = min(int(math.ceil(points[:, 1].max())) + margin + 1, height)
+    if right <= left or bottom <= top:
+        return None
+    return top, left, bottom, right
+
+
+def _pil_draw(points: np.ndarray, height: int, width: int, draw_call, margin: int = 2) -> Crop | None:
+    from PIL import Image, ImageDraw
+
+    window = _crop_window(points, height, width, margin)
+    if window is None:
+        return None
+    top, left, bottom, right = window
+    canvas = Image.new("L", (right - left, bottom - top), 0)
+    draw_call(ImageDraw.Draw(canvas), points - np.array([left, top], dtype=float))
+    return Crop(np.asarray(canvas, dtype=np.uint8) > 0, top, left)
+
+
+def pil_polygon(points: np.ndarray, height: int, width: int) -> Crop | None:
+    """Filled polygon with its outline, as LabelMe's own mask export draws it."""
+    return _pil_draw(
+        points, height, width,
+        lambda draw, p: draw.polygon([tuple(q) for q in p.tolist()], outline=1, fill=1),
+    )
+
+
+def pil_rectangle(points: np.ndarray, height: int, width: int) -> Crop | None:
+    corners = np.array([points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()])
+    return _pil_draw(
+        points, height, width,
+        lambda draw, p: draw.rectangle(
+            [p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()], outline=1, fill=1
+        ),
+    ) if corners.size else None
+
+
+def pil_circle(center: np.ndarray, rim: np.ndarray, height: int, width: int) -> Crop | None:
+    """LabelMe circle: a centre point and a point on the rim."""
+    radius = float(np.hypot(*(center - rim)))
+    box = np.array([center - radius, center + radius])
+    return _pil_draw(
+        box, height, width,
+        lambda draw, p: draw.ellipse([p[0, 0], p[0, 1], p[1, 0], p[1, 1]], outline=1, fill=1),
+    )
+
+
+def cv_ellipse(cx: float, cy: float, rx: float, ry: float, angle: float, height: int, width: int) -> Crop | None:
+    """CVAT ellipse (centre, radii, rotation in degrees) filled with OpenCV."""
+    import cv2
+
+    reach = max(rx, ry)
+    box = np.array([[cx - reach, cy - reach], [cx + reach, cy + reach]])
+    window = _crop_window(box, height, width)
+    if window is None:
+        return None
+    top, left, bottom, right = window
+    canvas = np.zeros((bottom - top, right - left), np.uint8)
+    # Sub-pixel precision (shift=4) so small ellipses keep their shape.
+    cv2.ellipse(
+        canvas,
+        (int(round((cx - left) * 16)), int(round((cy - top) * 16))),
+        (int(round(rx * 16)), int(round(ry * 16))),
+        float(angle), 0.0, 360.0, 1, -1, cv2.LINE_8, 4,
+    )
+    return Crop(canvas > 0, top, left)
+
+
+def cv_polygon(exterior: np.ndarray, interiors: list[np.ndarray], height: int, width: int) -> Crop | None:
+    """Polygon with holes, filled with OpenCV on rounded vertices (Supervisely's way)."""
+    import cv2
+
+    window = _crop_window(exterior, height, width)
+    if window is None:
+        return None
+    top, left, bottom, right = window
+    canvas = np.zeros((bottom - top, right - left), np.uint8)
+    offset = np.array([left, top], dtype=float)
+    cv2.fillPoly(canvas, [np.round(exterior - offset).astype(np.int32)], 1)
+    holes = [np.round(hole - offset).astype(np.int32) for hole in interiors if len(hole) >= 3]
+    if holes:
+        cv2.fillPoly(canvas, holes, 0)
+    return Crop(canvas > 0, top, left)
+
+
+def coco_polygons(polygons: list[np.ndarray], height: int, width: int) -> Crop | None:
+    """Union of polygons, rasterised by pycocotools as COCO's own tools do."""
+    from pycocotools import mask as mask_utils
+
+    allpoints = np.concatenate(polygons)
+    window = _crop_window(allpoints, height, width)
+    if window is None:
+        return None
+    top, left, bottom, right = window
+    offset = np.array([left, top], dtype=float)
+    flat = [(polygon - offset).ravel().tolist() for polygon in polygons]
+    rles = mask_utils.frPyObjects(flat, bottom - top, right - left)
+    mask = mask_utils.decode(mask_utils.merge(rles)) > 0
+    return Crop(mask, top, left)
+
+
+# --- run-length encodings -------------------------------------------------------------
+
+def coco_rle_counts(labels: np.ndarray) -> dict[int, list[int]]:
+    """Uncompressed COCO RLE counts (column-major) of every instance in one pass.
+
+    One scan over the image finds every run of equal ids; grouping runs by id then gives
+    each instance's counts. The cost is one pass over the pixels in total, not one per
+    instance, and it equals encoding each instance cropped to its bounding box.
+    """
+    height, width = labels.shape
+    flat = np.ascontiguousarray(labels.T).ravel()
+    if flat.size == 0:
+        return {}
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change, [flat.size]))
+    values = flat[starts]
+    keep = values != 0
+    starts, ends, values = starts[keep], ends[keep], values[keep]
+    if values.size == 0:
+        return {}
+    order = np.argsort(values, kind="stable")
+    starts, ends, values = starts[order], ends[order], values[order]
+    boundaries = np.flatnonzero(np.diff(values)) + 1
+    result: dict[int, list[int]] = {}
+    total = flat.size
+    for run_starts, run_ends, run_values in zip(
+        np.split(starts, boundaries), np.split(ends, boundaries), np.split(values, boundaries)
+    ):
+        gaps = run_starts - np.concatenate(([0], run_ends[:-1]))
+        counts = np.empty(2 * len(run_starts) + 1, dtype=np.int64)
+        counts[0:-1:2] = gaps
+        counts[1::2] = run_ends - run_starts
+        counts[-1] = total - run_ends[-1]
+        result[int(run_values[0])] = counts.tolist()
+    return result
+
+
+def compress_coco_rle(counts: list[int], height: int, width: int) -> dict:
+    """Compressed RLE (the `counts` string form) from uncompressed counts, via pycocotools."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.frPyObjects({"counts": counts, "size": [height, width]}, height, width)
+    return {"size": [int(height), int(width)], "counts": rle["counts"].decode("ascii")}
+
+
+def decode_rowmajor_rle(counts: list[int], height: int, width: int) -> np.ndarray | None:
+    """CVAT mask RLE: alternating background/foreground runs, row by row. None if sizes disagree."""
+    counts_array = np.asarray(counts, dtype=np.int64)
+    if counts_array.size == 0 or (counts_array < 0).any() or int(counts_array.sum()) != height * width:
+        return None
+    values = np.zeros(counts_array.size, dtype=bool)
+    values[1::2] = True
+    return np.repeat(values, counts_array).reshape(height, width)
+
+
+def encode_rowmajor_rle(mask: np.ndarray) -> list[int]:
+    flat = np.ascontiguousarray(mask, dtype=bool).ravel()
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate(([0], change, [flat.size]))
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts.insert(0, 0)
+    return counts
+
+
+# --- masks to polygons ----------------------------------------------------------------
+
+def mask_contours(mask: np.ndarray) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """Outer contours with their holes, as (exterior (N,2), [hole (M,2), ...]) in pixel xy."""
+    import cv2
+
+    found, hierarchy = cv2.findContours(
+        np.ascontiguousarray(mask, dtype=np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE
+    )
+    if hierarchy is None:
+        return []
+    hierarchy = hierarchy[0]
+    shapes: dict[int, tuple[np.ndarray, list[np.ndarray]]] = {}
+    for index, contour in enumerate(found):
+        parent = hierarchy[index][3]
+        points = contour.reshape(-1, 2).astype(float)
+        if parent < 0:
+            shapes.setdefault(index, (points, []))
+        else:
+            shapes.setdefault(parent, (found[parent].reshape(-1, 2).astype(float), []))[1].append(points)
+    return list(shapes.values())
+
+
+def instance_boxes(labels: np.ndarray) -> dict[int, tuple[slice, slice]]:
+    """Tight (rows, cols) slices of every instance id present."""
+    from scipy import ndimage
+
+    if labels.size == 0 or not labels.any():
+        return {}
+    objects = ndimage.find_objects(labels)
+    return {index + 1: box for index, box in enumerate(objects) if box is not None}
+
+
+def distinct_instance_colors(labels: np.ndarray) -> dict[int, int]:
+    """Greedy colouring of the instance adjacency graph: touching instances differ."""
+    from scipy import ndimage
+
+    labels = labels.astype(np.int64)
+    ids = [int(i) for i in np.unique(labels) if i]
+    neighbours: dict[int, set[int]] = {i: set() for i in ids}
+    grown = ndimage.grey_dilation(labels, size=(3, 3))
+    touching = (grown != labels) & (labels != 0) & (grown != 0)
+    for a, b in set(zip(labels[touching].tolist(), grown[touching].tolist())):
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    # grey_dilation takes the max: also look from the other side for smaller neighbours.
+    shrunk = ndimage.grey_erosion(np.where(labels == 0, labels.max() + 1, labels), size=(3, 3))
+    touching = (shrunk != labels) & (labels != 0) & (shrunk <= labels.max())
+    for a, b in set(zip(labels[touching].tolist(), shrunk[touching].tolist())):
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    colors: dict[int, int] = {}
+    for instance in ids:
+        used = {colors[n] for n in neighbours[instance] if n in colors}
+        color = 0
+        while color in used:
+            color += 1
+        colors[instance] = color
+    return colors
+
+
+def polygon_with_holes(exterior: np.ndarray, holes: list[np.ndarray]) -> np.ndarray:
+    """One ring that walks the exterior and visits each hole through a zero-width cut.
+
+    COCO and CVAT polygons have no holes, but their even-odd fill leaves a hole a ring
+    visits this way empty, so instances with holes survive an export as polygons.
+    """
+    ring = np.asarray(exterior, dtype=float)
+    for hole in holes:
+        hole = np.asarray(hole, dtype=float)
+        if len(hole) < 3:
+            continue
+        distances = ((ring[:, None, :] - hole[None, :, :]) ** 2).sum(axis=2)
+        at_ring, at_hole = np.unravel_index(int(np.argmin(distances)), distances.shape)
+        hole_walk = np.concatenate([hole[at_hole:], hole[:at_hole + 1]])
+        ring = np.concatenate([ring[:at_ring + 1], hole_walk, ring[at_ring:]])
+    return ring
+
+
+def mask_polygons(mask: np.ndarray, offset: float, holes: bool = True) -> list[np.ndarray]:
+    """Polygons (N, 2) tracing a mask; `offset` moves contour points from pixel centres
+    (0: Pillow/LabelMe convention) to pixel-corner coordinates (0.5: COCO/CVAT).
+
+    Contours of one or two pixels become the square around them, so they stay polygons.
+    """
+    rings = []
+    for exterior, inner in mask_contours(mask):
+        if len(exterior) < 3:
+            low, high = exterior.min(axis=0) - 0.5, exterior.max(axis=0) + 0.5
+            exterior = np.array([[low[0], low[1]], [high[0], low[1]], [high[0], high[1]], [low[0], high[1]]])
+        ring = polygon_with_holes(exterior, inner) if holes else exterior
+        rings.append(ring + offset)
+    return rings

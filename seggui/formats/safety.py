@@ -1,0 +1,287 @@
+"""Defences shared by every importer and exporter.
+
+Annotation files come from colleagues, web tools and the internet. They are read with
+bounded memory (size limits before decoding), XML is parsed with defusedxml (no entity
+expansion, no external entities), and paths inside them never reach outside the folders
+the user chose. Outputs are written beside their destination and renamed into place, so a
+failed conversion leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import io
+import json
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Iterator
+
+import numpy as np
+
+from seggui.core.errors import FormatError
+from seggui.core.imageio import DEFAULT_MAX_PIXELS
+
+# An annotation file larger than this is not an annotation file (COCO train2017 is 450 MB).
+MAX_ANNOTATION_BYTES = int(os.environ.get("SEGGUI_MAX_ANNOTATION_BYTES", 2 * 1024**3))
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file, turning every way it can be broken into a FormatError."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_ANNOTATION_BYTES:
+            raise FormatError(f"file is {size:,} bytes, too large for an annotation file", path)
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise FormatError("file not found", path) from None
+    except IsADirectoryError:
+        raise FormatError("is a folder, not a JSON file", path) from None
+    except OSError as error:
+        raise FormatError(f"cannot be read ({error.strerror or error})", path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FormatError(f"not UTF-8 text (byte {error.start})", path) from None
+    try:
+        # NaN/Infinity are legal in Python's JSON but never valid coordinates: refuse them here.
+        return json.loads(text, parse_constant=_refuse_constant)
+    except _BadConstant as error:
+        raise FormatError(f"invalid JSON number {error.args[0]}", path) from None
+    except json.JSONDecodeError as error:
+        raise FormatError(f"malformed JSON ({error.msg} at line {error.lineno})", path) from None
+    except RecursionError:
+        raise FormatError("malformed JSON (nested too deeply)", path) from None
+
+
+class _BadConstant(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _BadConstant(name)
+
+
+def parse_xml(path: Path):
+    """Parse XML without entity expansion or external resources; return the root element."""
+    import defusedxml.ElementTree as SafeElementTree
+    from defusedxml import DefusedXmlException
+    from xml.etree.ElementTree import ParseError
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise FormatError(f"cannot be read ({error.strerror or error})", path) from None
+    if size > MAX_ANNOTATION_BYTES:
+        raise FormatError(f"file is {size:,} bytes, too large for an annotation file", path)
+    try:
+        return SafeElementTree.parse(str(path), forbid_dtd=True).getroot()
+    except DefusedXmlException as error:
+        raise FormatError(
+            f"refused: the XML declares entities or a DTD ({type(error).__name__}); "
+            "annotation files never need them",
+            path,
+        ) from None
+    except ParseError as error:
+        raise FormatError(f"malformed XML ({error})", path) from None
+    except OSError as error:
+        raise FormatError(f"cannot be read ({error.strerror or error})", path) from None
+
+
+def decode_base64(text: Any, where: Path, what: str, max_bytes: int = 512 * 1024**2) -> bytes:
+    if not isinstance(text, str):
+        raise FormatError(f"{what} is not a base64 string", where)
+    if len(text) * 3 // 4 > max_bytes:
+        raise FormatError(f"{what} is larger than {max_bytes:,} bytes", where)
+    try:
+        return base64.b64decode(text, validate=False)
+    except (binascii.Error, ValueError) as error:
+        raise FormatError(f"{what} is not valid base64 ({error})", where) from None
+
+
+def inflate(data: bytes, where: Path, what: str, max_length: int) -> bytes:
+    """zlib-decompress with an output bound, so a 1 kB bomb cannot become gigabytes."""
+    decompressor = zlib.decompressobj()
+    try:
+        out = decompressor.decompress(data, max_length)
+    except zlib.error as error:
+        raise FormatError(f"{what} is not valid zlib data ({error})", where) from None
+    if decompressor.unconsumed_tail:
+        raise FormatError(f"{what} decompresses to more than {max_length:,} bytes", where)
+    return out
+
+
+def png_header_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) from a PNG's IHDR chunk, or None when the bytes are not a PNG."""
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(height), int(width)
+
+
+def decode_image_bytes(
+    data: bytes, where: Path, what: str, max_pixels: int = DEFAULT_MAX_PIXELS, grayscale: bool = False
+) -> np.ndarray:
+    """Decode PNG/JPEG/BMP bytes after bounding the pixel count from the header."""
+    import cv2
+    from PIL import Image
+
+    size = png_header_size(data)
+    if size is None:
+        try:
+            Image.MAX_IMAGE_PIXELS = None  # our own bound below, before decoding
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+        except Exception as error:  # PIL raises many types for broken headers
+            raise FormatError(f"{what} is not a readable image ({type(error).__name__})", where) from None
+        size = (int(height), int(width))
+    height, width = size
+    if height <= 0 or width <= 0 or height * width > max_pixels:
+        raise FormatError(f"{what} is a {width}x{height} image, outside the allowed size", where)
+    flag = cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_UNCHANGED
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if array is None:
+        raise FormatError(f"{what} is corrupt image data", where)
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    return array
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    import cv2
+
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA)
+    ok, buffer = cv2.imencode(".png", array)
+    if not ok:  # pragma: no cover - cv2 encodes every uint8/uint16 array
+        raise ValueError("PNG encoding failed")
+    return buffer.tobytes()
+
+
+# --- paths ---------------------------------------------------------------------------
+
+def path_name(text: str) -> str:
+    """The last component of a path written on any OS (Windows backslashes included)."""
+    if "\\" in text or (len(text) > 1 and text[1] == ":"):
+        return PureWindowsPath(text).name
+    return PurePosixPath(text).name
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def find_referenced_image(
+    reference: str | None,
+    annotation_folder: Path,
+    roots: list[Path],
+    search_folders: list[Path],
+) -> tuple[Path | None, str | None]:
+    """Locate an image an annotation names, never opening anything outside `roots`.
+
+    Returns (path or None, warning or None). Relative, absolute and Windows-style
+    references are tried as written when they stay inside the allowed roots; otherwise
+    only the bare file name is looked up in `search_folders` (the annotation's own
+    folder and the --images folder), so that files moved from another machine still
+    find their images while `../../etc/passwd` finds nothing.
+    """
+    if not reference or not isinstance(reference, str) or "\x00" in reference:
+        return None, None
+    warning = None
+    windows = "\\" in reference or (len(reference) > 1 and reference[1] == ":")
+    if not windows:
+        candidate = Path(reference)
+        if not candidate.is_absolute():
+            candidate = annotation_folder / candidate
+        if any(is_inside(candidate, root) for root in roots):
+            if candidate.is_file():
+                return candidate.resolve(), None
+        elif ".." in PurePosixPath(reference).parts or candidate.is_absolute():
+            warning = f"image path {reference!r} points outside the source folder; not opened"
+    name = path_name(reference)
+    if name and name not in (".", ".."):
+        for folder in search_folders:
+            candidate = folder / name
+            if candidate.is_file() and any(is_inside(candidate, root) for root in roots):
+                return candidate.resolve(), warning
+    return None, warning
+
+
+# --- atomic output ---------------------------------------------------------------------
+
+def write_bytes_atomic(dest: Path, data: bytes) -> None:
+    """Write a file via temp file + fsync + os.replace: readers see old or new, never half."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+@contextlib.contextmanager
+def staged_folder(dest: Path) -> Iterator[Path]:
+    """Yield a temp folder beside `dest`; on success it replaces `dest`, on failure it vanishes.
+
+    An existing `dest` folder is only swapped out once the new content is complete.
+    """
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise FormatError("destination exists and is not a folder", dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        yield stage
+        _fsync_tree(stage)
+        if dest.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            backup.rmdir()
+            os.replace(dest, backup)
+            try:
+                os.replace(stage, dest)
+            except BaseException:
+                os.replace(backup, dest)
+                raise
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(stage, dest)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
