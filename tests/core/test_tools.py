@@ -1,0 +1,213 @@
+"""Tool handlers without Qt: each action edits the layer and is one undo step."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seggui.core.document import Document
+from seggui.core.layers import LabelLayer
+from seggui.core.tools import Modifiers, ToolController, ToolState, instance_boxes
+
+
+def make(data: np.ndarray | None = None, **state):
+    document = Document()
+    layer = LabelLayer(np.zeros((100, 120), np.uint16) if data is None else data)
+    tool_state = ToolState(**state)
+    controller = ToolController(document, tool_state)
+    controller.set_layer(layer)
+    return document, layer, tool_state, controller
+
+
+def two_cells() -> np.ndarray:
+    data = np.zeros((100, 120), np.uint16)
+    data[10:30, 10:30] = 1
+    data[10:30, 30:50] = 2
+    data[60:80, 60:90] = 3
+    return data
+
+
+def test_tools_module_imports_no_qt_or_torch():
+    source = Path(__file__).resolve().parents[2] / "seggui" / "core" / "tools.py"
+    names = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    assert not names & {"PySide6", "PyQt5", "PyQt6", "torch", "pyqtgraph", "superqt"}
+
+
+def test_tool_state_emits_and_clamps():
+    state = ToolState()
+    seen = []
+    state.changed.connect(lambda name, value: seen.append((name, value)))
+    state.brush_radius = 10000
+    state.tool = "fill"
+    state.tool = "fill"
+    assert seen == [("brush_radius", ToolState.MAX_RADIUS), ("tool", "fill")]
+    state.brush_radius = 10
+    state.grow_brush()
+    assert state.brush_radius == 12
+    state.shrink_brush()
+    assert state.brush_radius == pytest.approx(10)
+    with pytest.raises(ValueError):
+        state.tool = "laser"
+    with pytest.raises(AttributeError):
+        state.colour = 3
+
+
+def test_brush_stroke_is_gapless_and_one_undo_step():
+    document, layer, state, controller = make(label_id=5, brush_radius=2)
+    controller.press(10, 50)
+    controller.move(100, 50)  # a fast move: one event 90 px away
+    controller.release(100, 50)
+    assert (layer.data[50, 10:100] == 5).all()
+    assert len(document.undo_stack) == 1
+    document.undo_stack.undo()
+    assert not layer.data.any()
+    document.undo_stack.redo()
+    assert (layer.data[50, 10:100] == 5).all()
+
+
+def test_brush_only_background_preserves_other_cells():
+    document, layer, state, controller = make(two_cells(), label_id=7, brush_radius=6, only_background=True)
+    before = layer.data.copy()
+    controller.press(5, 20)
+    controller.release(60, 20)
+    assert (layer.data[before > 0] == before[before > 0]).all()
+    assert (layer.data == 7).any()
+
+
+def test_shift_brush_starts_new_instance_with_current_class():
+    document, layer, state, controller = make(two_cells(), label_id=1, class_id=2)
+    controller.press(100, 90, Modifiers.SHIFT)
+    controller.release(100, 90)
+    assert state.label_id == 4
+    assert layer.class_of(4) == 2
+    document.undo_stack.undo()
+    assert 4 not in layer.instance_classes and not (layer.data == 4).any()
+
+
+def test_eraser_only_current_label():
+    document, layer, state, controller = make(two_cells(), tool="eraser", brush_radius=30,
+                                              erase_only_current=True, label_id=1)
+    controller.press(30, 20)
+    controller.release(30, 20)
+    assert not (layer.data == 1).any() and (layer.data == 2).sum() == 400
+
+
+def test_fill_and_undo_bit_for_bit():
+    document, layer, state, controller = make(two_cells(), tool="fill", label_id=9)
+    original = layer.data.copy()
+    controller.press(15.5, 15.5)
+    controller.release(15.5, 15.5)
+    assert (layer.data[10:30, 10:30] == 9).all() and (layer.data == 2).sum() == 400
+    document.undo_stack.undo()
+    assert np.array_equal(layer.data, original)
+
+
+def test_polygon_clicks_close_on_first_vertex_and_lasso_drag():
+    document, layer, state, controller = make(tool="polygon", label_id=4)
+    controller.pick_tolerance = 3
+    for x, y in [(10, 10), (50, 10), (50, 40), (10, 40)]:
+        controller.press(x, y)
+        controller.release(x, y)
+    assert not layer.data.any()  # still open
+    controller.press(11, 11)
+    controller.release(11, 11)
+    assert (layer.data[15:35, 15:45] == 4).all() and len(document.undo_stack) == 1
+    state.label_id = 5
+    controller.press(70, 60)
+    for x, y in [(100, 60), (100, 90), (70, 90)]:
+        controller.move(x, y)
+    controller.release(70, 90)
+    assert (layer.data[65:85, 75:95] == 5).all() and len(document.undo_stack) == 2
+
+
+def test_pick_sets_label_and_class():
+    document, layer, state, controller = make(two_cells(), tool="pick")
+    layer.instance_classes[3] = 2
+    controller.press(70, 70)
+    controller.release(70, 70)
+    assert (state.label_id, state.class_id) == (3, 2)
+    assert len(document.undo_stack) == 0
+
+
+def test_delete_instance_is_sparse_and_restores_class():
+    document, layer, state, controller = make(two_cells(), tool="delete")
+    layer.instance_classes[3] = 2
+    original = layer.data.copy()
+    controller.press(70, 70)
+    controller.release(70, 70)
+    assert not (layer.data == 3).any() and 3 not in layer.instance_classes
+    command = document.undo_stack._done[-1]
+    assert command.commands[0].indices.size == 600  # only the instance's pixels are stored
+    document.undo_stack.undo()
+    assert np.array_equal(layer.data, original) and layer.instance_classes[3] == 2
+
+
+def test_merge_two_instances():
+    document, layer, state, controller = make(two_cells(), tool="merge")
+    controller.press(15, 15)
+    controller.release(15, 15)
+    controller.press(35, 15)
+    controller.release(35, 15)
+    assert (layer.data[10:30, 10:50] == 1).all() and len(document.undo_stack) == 1
+    document.undo_stack.undo()
+    assert (layer.data[10:30, 30:50] == 2).all()
+
+
+def test_boxes_follow_edits_including_disconnected_parts():
+    document, layer, state, controller = make(two_cells(), tool="brush", label_id=3, brush_radius=2)
+    boxes = instance_boxes(layer)
+    assert boxes.box(3) == (60, 60, 80, 90)
+    controller.press(110, 5)  # a far, disconnected piece of instance 3
+    controller.release(110, 5)
+    state.tool = "delete"
+    controller.press(70, 70)
+    controller.release(70, 70)
+    assert not (layer.data == 3).any()
+
+
+def test_erase_region_rectangle_and_lasso():
+    document, layer, state, controller = make(two_cells(), tool="erase_region")
+    controller.press(5, 5)
+    controller.move(20, 40)
+    controller.release(40, 40)
+    assert not layer.data[5:40, 5:40].any() and (layer.data[10:30, 40:50] == 2).all()
+    assert len(document.undo_stack) == 1
+    controller.press(55, 55, Modifiers.ALT)
+    for x, y in [(95, 55), (95, 85)]:
+        controller.move(x, y)
+    controller.release(55, 85)
+    assert (layer.data == 3).sum() < 600
+
+
+def test_set_class_tool_undoable():
+    document, layer, state, controller = make(two_cells(), tool="set_class", class_id=3)
+    controller.press(15, 15)
+    assert layer.class_of(1) == 3
+    document.undo_stack.undo()
+    assert layer.class_of(1) == layer.default_class_id
+
+
+def test_locked_layer_refuses_edits_but_allows_pick():
+    document, layer, state, controller = make(two_cells())
+    layer.locked = True
+    messages = []
+    controller.message.connect(messages.append)
+    controller.press(15, 15)
+    controller.release(15, 15)
+    assert (layer.data[10:30, 10:30] == 1).all() and messages and len(document.undo_stack) == 0
+    state.tool = "pick"
+    controller.press(35, 15)
+    assert state.label_id == 2
+
+
+def test_new_instance_uses_next_free_id():
+    document, layer, state, controller = make(two_cells())
+    assert controller.new_instance() == 4
