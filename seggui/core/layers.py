@@ -63,8 +63,10 @@ class ImageLayer:
         self.gamma = 1.0
         channels = 1 if data.ndim == 2 else data.shape[2]
         if channels in (3, 4) and data.dtype == np.uint8:
-            # 8-bit colour photos (stained histology) look right with full-range limits.
-            self.contrast_limits = [(0.0, 255.0)] * channels
+            # Colour images share one pair of limits so that hues stay balanced; percentiles
+            # still brighten dark fluorescence saved as RGB.
+            shared = auto_contrast(data[:, :, :3].reshape(data.shape[0], -1))
+            self.contrast_limits = [shared] * 3 + [(0.0, 255.0)] * (channels - 3)
             self.colormaps = ["red", "green", "blue", "gray"][:channels]
         else:
             per_channel = [data] if data.ndim == 2 else [data[:, :, c] for c in range(channels)]
@@ -72,6 +74,9 @@ class ImageLayer:
             self.colormaps = ["gray"] if channels == 1 else (
                 ["red", "green", "blue", "cyan", "magenta", "yellow"] * 4)[:channels]
         self.channel_visible = [True] * channels
+        if channels == 4 and (self.channel_names[3:4] == ["alpha"] or data.dtype == np.uint8):
+            # RGBA: the alpha plane is usually constant 255 and would wash the image out white.
+            self.channel_visible[3] = False
         if settings:
             self.apply_settings(settings)
 
