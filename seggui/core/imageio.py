@@ -99,6 +99,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
     kind = sniff_kind(path)
     if kind == "tiff":
         shape, axes, _ = _tiff_layout(path)
+        if "Y" not in axes or "X" not in axes or len(shape) != len(axes):
+            raise ImageReadError(f"TIFF has no image plane (axes {axes})", path)
         return shape[axes.index("Y")], shape[axes.index("X")]
     return _header_size(path)
 
@@ -128,6 +130,26 @@ def read_image(
     return _read_with_opencv(path, kind)
 
 
+def png_chunk_problem(data: bytes | np.ndarray) -> str | None:
+    """Why a PNG's chunk list is broken (a chunk longer than the file), or None.
+
+    OpenCV spends seconds on one flipped length byte (a 145 kB file whose IDAT claims
+    2 GB), so the chunk lengths are walked first: a linear scan of a few headers.
+    """
+    view = memoryview(data).cast("B")
+    position, size = 8, len(view)
+    while position + 8 <= size:
+        length = int.from_bytes(view[position:position + 4], "big")
+        kind = bytes(view[position + 4:position + 8])
+        if length > size - position - 12:
+            return (f"truncated or corrupt PNG: chunk {kind!r} declares {length:,} bytes, "
+                    f"the file has {max(size - position - 12, 0):,} left")
+        if kind == b"IEND":
+            return None
+        position += 12 + length
+    return "truncated PNG: no IEND chunk"
+
+
 def _read_with_opencv(path: Path, kind: str) -> ImageData:
     import cv2
 
@@ -136,6 +158,8 @@ def _read_with_opencv(path: Path, kind: str) -> ImageData:
         raw = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise ImageReadError(f"cannot be read ({error})", path) from None
+    if kind == "png" and (problem := png_chunk_problem(raw)):
+        raise ImageReadError(problem, path)
     array = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ImageReadError(f"corrupt or truncated {kind.upper()} data", path)
@@ -157,8 +181,10 @@ def _tiff_layout(path: Path) -> tuple[tuple[int, ...], str, Any]:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             return tuple(series.shape), series.axes, tif.is_ome
-    except (tifffile.TiffFileError, ValueError, IndexError, OSError, struct_error()) as error:
-        raise ImageReadError(f"corrupt or truncated TIFF ({error})", path) from None
+    except MemoryError:
+        raise ImageReadError("not enough memory to read this TIFF's header", path) from None
+    except Exception as error:  # broken tags make tifffile raise TypeError, ZeroDivisionError, AssertionError...
+        raise ImageReadError(f"corrupt or truncated TIFF ({type(error).__name__}: {error})", path) from None
 
 
 def struct_error() -> type:
@@ -202,7 +228,10 @@ def _read_tiff(path: Path, page: int, max_pixels: int) -> ImageData:
         raise ImageReadError("not enough memory to decode this TIFF", path) from None
     except Exception as error:  # tifffile/imagecodecs raise many types on broken data
         raise ImageReadError(f"corrupt or truncated TIFF ({error})", path) from None
-    array = _to_yxc(np.asarray(data), axes, page_count > 1)
+    try:
+        array = _to_yxc(np.asarray(data), axes, page_count > 1)
+    except ValueError as error:  # broken tags: the data does not have the shape the axes describe
+        raise ImageReadError(f"corrupt TIFF: pixel data does not match its axes {axes} ({error})", path) from None
     names = _channel_names(metadata, array)
     return ImageData(
         np.ascontiguousarray(array), path, "tiff", names, metadata, page, page_count

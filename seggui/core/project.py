@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -24,8 +25,20 @@ from seggui.core.document import Document, ImageEntry, ImageSource, Layer
 from seggui.core.errors import ImageReadError, ProjectError
 from seggui.core.imageio import image_size, is_image_file, read_image
 from seggui.core.layers import ImageLayer, LabelLayer
+from seggui.core.recovery import RecoveryReport, pending_journal_bytes, recovery_report
 
 MASKS_FOLDER = "masks"
+# Crash tests set this (seconds) to widen the window between writing mask files and the
+# catalogue commit, so a SIGKILL lands inside a save often enough to prove it is safe.
+PAUSE_BEFORE_COMMIT_VARIABLE = "SEGGUI_TEST_PAUSE_BEFORE_COMMIT"
+
+
+def _pause_for_crash_tests() -> None:
+    pause = os.environ.get(PAUSE_BEFORE_COMMIT_VARIABLE)
+    if pause:
+        import time
+
+        time.sleep(float(pause))
 
 
 def count_instances(labels: np.ndarray) -> int:
@@ -77,6 +90,7 @@ class Project:
         self._mask_files: dict[str, str] = {}  # layer id -> mask file currently in the catalogue
         self._mask_hashes: dict[str, str | None] = {}
         self._save_lock = threading.Lock()
+        self.recovery = RecoveryReport()  # what opening repaired after a crash (empty: clean)
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -97,6 +111,7 @@ class Project:
         folder = Path(folder).resolve()
         if folder.is_file() and folder.name == cat.CATALOGUE_NAME:
             folder = folder.parent
+        journal_bytes = pending_journal_bytes(folder)  # must be read before SQLite replays it
         project = cls(folder, cat.connect(folder))
         document = Document()
         for row in cat.image_rows(project.connection):
@@ -105,6 +120,7 @@ class Project:
             if row["mask_file"]:
                 project._mask_files[row["id"]] = row["mask_file"]
                 project._mask_hashes[row["id"]] = row["mask_sha256"]
+        project.recovery = recovery_report(project, journal_bytes)
         document.mark_clean()
         return project, document
 
@@ -263,6 +279,7 @@ class Project:
             new_files: dict[str, str] = {}
             try:
                 self._write_masks(snapshot, new_files)
+                _pause_for_crash_tests()
                 self._commit(snapshot, new_files)
             except BaseException:
                 for name in new_files.values():  # the catalogue never pointed at them
@@ -309,8 +326,12 @@ class Project:
                 connection.execute("DELETE FROM images WHERE id NOT IN (SELECT id FROM keep_ids)")
                 columns = list(snapshot.image_rows[0]) if snapshot.image_rows else []
                 if columns:
+                    # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the
+                    # ON DELETE CASCADE would then drop the layers of images not loaded this session.
+                    updates = ",".join(f"{c}=excluded.{c}" for c in columns if c != "id")
                     connection.executemany(
-                        f"INSERT OR REPLACE INTO images ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",
+                        f"INSERT INTO images ({','.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
+                        f"ON CONFLICT(id) DO UPDATE SET {updates}",
                         [tuple(row[c] for c in columns) for row in snapshot.image_rows])
                 for image_id, saves in snapshot.layers_by_image.items():
                     connection.execute("DELETE FROM layers WHERE image_id=?", (image_id,))
@@ -332,6 +353,32 @@ class Project:
         self.write(self.snapshot(document))
         document.mark_clean()
 
+    def save_as(self, document: Document, folder: str | Path) -> "Project":
+        """Copy the project to a new folder and save `document` there; returns the new project.
+
+        The catalogue is copied with SQLite's backup API and the current mask files are
+        copied, so images whose layers were never loaded keep their labels; then the
+        document (every loaded layer) is written to the new folder. This project is left
+        as it was on disk (it may be unwritable: this is how the user recovers).
+        """
+        new = Project.create(folder)
+        try:
+            self.connection.backup(new.connection)
+            for layer_id, name in self._mask_files.items():
+                source = self.folder / MASKS_FOLDER / name
+                if source.is_file():
+                    shutil.copy2(source, new.folder / MASKS_FOLDER / name)
+                    new._mask_files[layer_id] = name
+                    new._mask_hashes[layer_id] = self._mask_hashes.get(layer_id)
+        except Exception as error:  # OSError, sqlite3.Error
+            new.close()
+            raise ProjectError(f"cannot copy the project ({error})", new.folder) from error
+        for entry in document.images:
+            if entry._loader == self._load_layers:
+                entry._loader = new._load_layers
+        new.save(document)
+        return new
+
     def remove_orphan_masks(self) -> list[str]:
         """Delete mask files the catalogue no longer names (left by replaced saves or crashes)."""
         referenced = {row["mask_file"] for row in cat.layer_rows(self.connection) if row["mask_file"]}
@@ -341,7 +388,12 @@ class Project:
             return removed
         for path in masks.iterdir():
             if path.is_file() and path.name not in referenced:
-                path.unlink(missing_ok=True)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    # Housekeeping only: a file that cannot go (read-only folder) must not turn
+                    # a committed save into a reported failure; the next open tries again.
+                    continue
                 removed.append(path.name)
         return removed
 

@@ -264,7 +264,10 @@ def counts_from_string(text: str) -> list[int]:
 
 def crop_from_counts(counts: list[int], height: int, width: int) -> Crop | None:
     """Column-major RLE to a crop spanning only the columns the instance touches."""
-    array = np.asarray(counts, dtype=np.int64)
+    try:
+        array = np.asarray(counts, dtype=np.int64)
+    except OverflowError:  # a run longer than 2**63: callers report ValueError as a broken RLE
+        raise ValueError("RLE has a run too long for any image") from None
     if (array < 0).any():
         raise ValueError("RLE has a negative run")
     if int(array.sum()) != height * width:

@@ -40,8 +40,8 @@ def read_label_image(path: Path, keep_channels: bool = False) -> np.ndarray:
                 if image.mode in ("P", "L", "1"):
                     array = np.array(image)
                     return array.astype(np.uint8) if array.dtype == bool else array
-        except OSError as error:
-            raise FormatError(f"corrupt label image ({error})", path) from None
+        except Exception as error:  # PIL raises SyntaxError, ValueError, EOFError... on broken chunks
+            raise FormatError(f"corrupt label image ({type(error).__name__}: {error})", path) from None
     try:
         array = read_image(path).array
     except SegguiError as error:

@@ -93,6 +93,8 @@ def parse_xml(path: Path):
         ) from None
     except ParseError as error:
         raise FormatError(f"malformed XML ({error})", path) from None
+    except (LookupError, ValueError) as error:  # an unknown or lying encoding="..." declaration
+        raise FormatError(f"malformed XML ({type(error).__name__}: {error})", path) from None
     except OSError as error:
         raise FormatError(f"cannot be read ({error.strerror or error})", path) from None
 
@@ -136,6 +138,11 @@ def decode_image_bytes(
     from PIL import Image
 
     size = png_header_size(data)
+    if size is not None:
+        from seggui.core.imageio import png_chunk_problem
+
+        if problem := png_chunk_problem(data):
+            raise FormatError(f"{what}: {problem}", where)
     if size is None:
         try:
             Image.MAX_IMAGE_PIXELS = None  # our own bound below, before decoding
@@ -182,6 +189,15 @@ def path_name(text: str) -> str:
     return PurePosixPath(text).name
 
 
+def _is_file(path: Path) -> bool:
+    # Path.is_file raises for a name too long or a bad character; a reference that
+    # cannot name a file is simply not found.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def is_inside(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
@@ -213,15 +229,17 @@ def find_referenced_image(
         if not candidate.is_absolute():
             candidate = annotation_folder / candidate
         if any(is_inside(candidate, root) for root in roots):
-            if candidate.is_file():
+            if _is_file(candidate):
                 return candidate.resolve(), None
         elif ".." in PurePosixPath(reference).parts or candidate.is_absolute():
             warning = f"image path {reference!r} points outside the source folder; not opened"
+    elif ".." in PureWindowsPath(reference).parts:  # a traversal written with backslashes
+        warning = f"image path {reference!r} points outside the source folder; not opened"
     name = path_name(reference)
     if name and name not in (".", ".."):
         for folder in search_folders:
             candidate = folder / name
-            if candidate.is_file() and any(is_inside(candidate, root) for root in roots):
+            if _is_file(candidate) and any(is_inside(candidate, root) for root in roots):
                 return candidate.resolve(), warning
     return None, warning
 

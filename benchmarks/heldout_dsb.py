@@ -1,0 +1,74 @@
+"""Held-out DSB2018 accuracy of a model, per modality (fluorescence, stained, brightfield).
+
+    python benchmarks/heldout_dsb.py --model nuclei [--data ../shared/data/cells/dsb2018]
+        [--flips] [--json OUT.json]
+
+The held-out images are those whose id hashes into the bottom 15 % (seggui.ml.dsb); the
+bundled model was trained with --holdout-hash-percent 15 and never saw them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from seggui.core.imageio import read_image
+from seggui.ml.dsb import HELDOUT_PERCENT, MODALITIES, heldout_pairs, load_truth, modality
+from seggui.ml.inference import PredictOptions
+from seggui.ml.metrics import score_image, summarize
+from seggui.ml.registry import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def evaluate(model: str, data: Path, flips: bool = False, device: str = "cpu", threads: int | None = None) -> dict:
+    predictor = load_model(model, device, threads=threads)
+    options = PredictOptions(test_time_flips=flips)
+    groups: dict[str, list] = {m: [] for m in MODALITIES}
+    per_image = {}
+    seconds = 0.0
+    for pair in heldout_pairs(data, HELDOUT_PERCENT):
+        image = read_image(pair.image_path).array
+        kind = modality(image)
+        start = time.perf_counter()
+        prediction = predictor.predict(image, options)
+        seconds += time.perf_counter() - start
+        scores, matches = score_image(load_truth(pair), prediction.labels)
+        groups[kind].append(matches)
+        per_image[pair.stem] = {"modality": kind, "ap50": scores.ap50, "n_true": scores.n_true,
+                                "n_pred": scores.n_pred}
+    result = {"model": model, "heldout_percent": HELDOUT_PERCENT, "test_time_flips": flips,
+              "images": len(per_image), "seconds": round(seconds, 1)}
+    for kind, matches in groups.items():
+        result[kind] = summarize(matches) if matches else {"images": 0}
+    result["all"] = summarize([m for matches in groups.values() for m in matches])
+    result["per_image"] = per_image
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="nuclei")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "cells" / "dsb2018")
+    parser.add_argument("--flips", action="store_true")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    result = evaluate(args.model, args.data, args.flips, threads=args.threads)
+    print(f"model {args.model}: {result['images']} held-out images, {result['seconds']} s of prediction")
+    print(f"{'modality':<14} {'images':>6} {'AP50 mean/img':>14} {'AP50 pooled':>12} {'AP50:95':>8} {'F1':>6}")
+    for kind in (*MODALITIES, "all"):
+        s = result[kind]
+        if s.get("images"):
+            print(f"{kind:<14} {s['images']:>6} {s['mean_image_ap50']:>14.3f} {s['ap50']:>12.3f} "
+                  f"{s['ap50_95']:>8.3f} {s['f1']:>6.3f}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Pre-segmentation as a background job: load a model once, predict a list of images.
+
+Runs in a `Job` worker thread. It never touches Document or ImageEntry objects (they belong
+to the GUI thread): each image arrives either as an array already in memory or as a file
+path read here. Each image's result is handed to `deliver` as soon as it is ready, so a
+batch applies results one by one and an image that fails does not stop the others.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from seggui.jobs.worker import JobCancelled, JobContext
+
+STEPS_PER_IMAGE = 1000  # progress resolution inside one image (tiles done)
+
+
+@dataclass
+class PredictionTask:
+    key: str  # the image's id, to find its entry again on the GUI thread
+    name: str
+    array: np.ndarray | None = None  # pixels already in memory, or
+    path: Path | None = None  # a file to read (with `page`)
+    page: int = 0
+
+
+@dataclass
+class PredictionResult:
+    key: str
+    name: str
+    model: str
+    labels: np.ndarray | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def predict_images(context: JobContext, model: str, tasks: list[PredictionTask], options=None,
+                   deliver: Callable[[PredictionResult], None] | None = None,
+                   device: str = "auto", threads: int | None = None) -> list[PredictionResult]:
+    """Predict every task with `model` (a name or folder); returns all results in order.
+
+    A model that cannot load fails the whole job; an image that fails gives a result with
+    `error` and the batch goes on.
+    """
+    from seggui.core.imageio import read_image
+    from seggui.ml.inference import PredictionCancelled
+    from seggui.ml.registry import load_model
+
+    total = len(tasks) * STEPS_PER_IMAGE
+    context.progress(0, 0, f"loading model {Path(str(model)).name}…")
+    predictor = load_model(model, device=device, threads=threads)
+    results = []
+    for index, task in enumerate(tasks):
+        context.check_cancelled()
+        base = index * STEPS_PER_IMAGE
+        prefix = f"{task.name} ({index + 1}/{len(tasks)})"
+        context.progress(base, total, prefix)
+
+        def on_tiles(done: int, count: int, base=base, prefix=prefix) -> None:
+            part = int(STEPS_PER_IMAGE * done / max(1, count))
+            context.progress(base + part, total, f"{prefix}: {done}/{count} tiles")
+
+        start = time.perf_counter()
+        try:
+            array = task.array if task.array is not None else read_image(task.path, page=task.page).array
+            prediction = predictor.predict(array, options, progress=on_tiles,
+                                           cancelled=lambda: context.cancelled)
+            result = PredictionResult(task.key, task.name, predictor.name, labels=prediction.labels)
+        except PredictionCancelled:
+            raise JobCancelled() from None
+        except Exception as error:  # noqa: BLE001 - reported per image; the batch continues
+            result = PredictionResult(task.key, task.name, predictor.name, error=f"{type(error).__name__}: {error}"
+                                      if not str(error) else str(error))
+        result.seconds = time.perf_counter() - start
+        results.append(result)
+        if deliver is not None:
+            deliver(result)
+    context.progress(total, total, "done")
+    return results

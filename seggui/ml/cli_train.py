@@ -1,0 +1,108 @@
+"""`seggui train`: train or fine-tune a U-Net (also under `torchrun -m seggui train`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("training data")
+    source.add_argument("--project", type=Path, help="a seggui project folder: trains on its reviewed images")
+    source.add_argument("--images", type=Path, help="folder of images, or a DSB2018-layout folder")
+    source.add_argument("--masks", type=Path, help="folder of instance label images named like the images")
+    parser.add_argument("--base", help="model name or folder to fine-tune (default: train from scratch)")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, help="number of epochs (default 50)")
+    budget.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
+    parser.add_argument("--out", type=Path, required=True, help="folder for weights.pt, card.json, checkpoint.pt")
+    parser.add_argument("--progress", choices=["text", "jsonl"], default="text",
+                        help="jsonl: one JSON object per line on stdout (for the GUI)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    advanced = parser.add_argument_group("advanced")
+    advanced.add_argument("--batch-size", type=int, default=8)
+    advanced.add_argument("--crop-size", type=int, default=256)
+    advanced.add_argument("--crops-per-epoch", type=int)
+    advanced.add_argument("--learning-rate", type=float)
+    advanced.add_argument("--width", type=int, default=16, help="U-Net first-level channels (from scratch)")
+    advanced.add_argument("--depth", type=int, default=4, help="U-Net levels (from scratch)")
+    advanced.add_argument("--channels", type=int, default=1, help="input channels (from scratch)")
+    advanced.add_argument("--no-distance-head", action="store_true")
+    advanced.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: off)")
+    advanced.add_argument("--validation-fraction", type=float, default=0.1)
+    advanced.add_argument("--holdout-hash-percent", type=float, default=0.0,
+                          help="never use images whose name hash falls below this percentage (test set)")
+    advanced.add_argument("--threads", type=int, help="CPU threads for torch")
+    advanced.add_argument("--name", help="model name written to the card (default: the folder name)")
+
+
+def config_from_args(args):
+    from seggui.ml.training.config import TrainConfig
+
+    config = TrainConfig(
+        out=args.out, images=args.images, masks=args.masks, project=args.project, base=args.base,
+        epochs=args.epochs, minutes=args.minutes, device=args.device, seed=args.seed, resume=args.resume,
+        width=args.width, depth=args.depth, channels=args.channels,
+        distance_head=not args.no_distance_head, batch_size=args.batch_size, crop_size=args.crop_size,
+        crops_per_epoch=args.crops_per_epoch, patience=args.patience or None,
+        validation_fraction=args.validation_fraction, holdout_hash_percent=args.holdout_hash_percent,
+        threads=args.threads, name=args.name,
+    )
+    if args.learning_rate is not None:
+        config.learning_rate = args.learning_rate
+    elif args.base:
+        config.learning_rate = 5e-4  # gentler when fine-tuning: keep what the base knows
+    config.extra["command"] = "seggui " + " ".join(sys.argv[1:]) if sys.argv else None
+    return config
+
+
+def _printer(mode: str):
+    def jsonl(event: dict) -> None:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+
+    def text(event: dict) -> None:
+        kind = event["event"]
+        if kind == "start":
+            line = (f"training on {event['train_images']} images, validating on {event['val_images']} "
+                    f"({event['device']}, {event['parameters']:,} parameters)")
+        elif kind == "epoch":
+            line = (f"epoch {event['epoch']}: loss {event['loss']:.4f}  val loss {event['val_loss']:.4f}  "
+                    f"val Dice {event['val_dice']:.3f}  val AP50 {event['val_ap50']:.3f}  eta {event['eta_s']:.0f}s")
+        elif kind == "done":
+            line = f"done: best epoch {event['best_epoch']}, val {event['val']}, written to {event['out']}"
+        elif kind == "error":
+            line = f"error: {event['message']}"
+        else:
+            return
+        print(line, file=sys.stderr, flush=True)
+
+    return jsonl if mode == "jsonl" else text
+
+
+def run(args) -> int:
+    from seggui.core.errors import SegguiError
+    from seggui.ml.training import train
+
+    emit = _printer(args.progress)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (GUI cancel, job scheduler) finishes the current step and keeps the checkpoint.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        train(config_from_args(args), on_event=emit, should_stop=stop.is_set)
+    except SegguiError as error:
+        if args.progress == "jsonl":
+            emit({"event": "error", "message": str(error)})
+        raise
+    except Exception as error:  # noqa: BLE001 - the GUI still needs an error event
+        if args.progress == "jsonl":
+            emit({"event": "error", "message": f"{type(error).__name__}: {error}"})
+        raise
+    return 0

@@ -1,0 +1,50 @@
+"""Training options, one dataclass shared by the CLI, the GUI and the card that records them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    out: Path
+    images: Path | None = None
+    masks: Path | None = None
+    project: Path | None = None
+    base: str | None = None  # model name or folder to fine-tune; None trains from scratch
+    epochs: int | None = None
+    minutes: float | None = None
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    # Architecture of a model trained from scratch (ignored when fine-tuning a base).
+    width: int = 16
+    depth: int = 4
+    channels: int = 1
+    distance_head: bool = True
+    # Optimisation
+    batch_size: int = 8
+    crop_size: int = 256
+    crops_per_epoch: int | None = None  # default: 8 per training image, at least 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.03
+    boundary_weight: float = 3.0
+    grad_clip: float = 1.0
+    patience: int | None = 20  # epochs without val AP improvement before stopping
+    validation_fraction: float = 0.1
+    # Images whose name hashes below this percentage are never used: they are a test set
+    # kept aside for the model card (see data.heldout_by_hash).
+    holdout_hash_percent: float = 0.0
+    threads: int | None = None
+    tune_thresholds: bool = True
+    name: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, Path):
+                data[key] = str(value)
+        return data

@@ -1,0 +1,253 @@
+"""Training data: image/mask pairs (by file stem, or the DSB2018 folder layout), targets,
+deterministic validation split, random augmented crops.
+
+Images are normalised once with the same function inference uses; the three-class and
+distance targets are computed once on whole images so crops never invent boundaries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seggui.core.errors import ImageReadError, TrainingError
+from seggui.core.imageio import is_image_file, read_image
+from seggui.ml.normalize import normalize_image
+from seggui.ml.targets import distance_target, three_class_target
+
+
+@dataclass
+class Pair:
+    stem: str
+    image_path: Path
+    mask_paths: list[Path]  # one label image, or DSB's one binary PNG per instance
+
+
+@dataclass
+class Sample:
+    stem: str
+    image: np.ndarray  # (C, H, W) float32, normalised
+    labels: np.ndarray  # (H, W) int32 instances
+    classes: np.ndarray  # (H, W) uint8
+    distance: np.ndarray  # (H, W) float32
+    sha256: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def heldout_by_hash(stem: str, percent: float) -> bool:
+    """Deterministic, order-independent test split: the same stems are held out on every
+    machine and every run, and adding images never moves old ones between splits."""
+    if percent <= 0:
+        return False
+    value = int(hashlib.sha1(stem.encode("utf-8")).hexdigest()[:8], 16) % 10000
+    return value < percent * 100
+
+
+def is_dsb_layout(folder: Path) -> bool:
+    try:
+        for child in folder.iterdir():
+            if (child / "images").is_dir() and (child / "masks").is_dir():
+                return True
+    except OSError:
+        return False
+    return False
+
+
+def find_pairs(images: Path, masks: Path | None) -> list[Pair]:
+    """Image/mask pairs from `images` and `masks` folders matched by stem, or a DSB folder."""
+    images = Path(images)
+    if not images.is_dir():
+        raise TrainingError("image folder not found", images)
+    if masks is None:
+        if not is_dsb_layout(images):
+            raise TrainingError(
+                "no --masks folder given and the folder is not in DSB2018 layout "
+                "(<id>/images/<id>.png, <id>/masks/*.png)",
+                images,
+            )
+        pairs = []
+        for child in sorted(images.iterdir()):
+            image_files = sorted((child / "images").glob("*.png")) if child.is_dir() else []
+            mask_files = sorted((child / "masks").glob("*.png")) if child.is_dir() else []
+            if image_files and mask_files:
+                pairs.append(Pair(child.name, image_files[0], mask_files))
+        if not pairs:
+            raise TrainingError("no DSB2018 samples with images and masks found", images)
+        return pairs
+    masks = Path(masks)
+    if not masks.is_dir():
+        raise TrainingError("mask folder not found", masks)
+    mask_by_stem = {p.stem: p for p in sorted(masks.iterdir()) if is_image_file(p)}
+    pairs = [
+        Pair(p.stem, p, [mask_by_stem[p.stem]])
+        for p in sorted(images.iterdir())
+        if is_image_file(p) and p.stem in mask_by_stem
+    ]
+    if not pairs:
+        raise TrainingError(
+            f"no image in {images} has a mask of the same name (stem) in {masks}", images
+        )
+    return pairs
+
+
+def read_labels(paths: list[Path]) -> np.ndarray:
+    """One instance label image, or the union of per-instance binary masks (DSB)."""
+    if len(paths) == 1:
+        array = read_image(paths[0]).array
+        if array.ndim == 3:
+            # A colour-coded label image: every distinct colour is one instance.
+            flat = array.reshape(-1, array.shape[2])
+            _, inverse = np.unique(flat, axis=0, return_inverse=True)
+            colours = inverse.reshape(array.shape[:2])
+            background = colours[0, 0] if (array[0, 0] == 0).all() else -1
+            labels = colours + 1
+            labels[colours == background] = 0
+            return labels.astype(np.int32)
+        if array.dtype.kind == "f":
+            array = np.rint(array)
+        return array.astype(np.int32)
+    labels = None
+    for index, path in enumerate(paths, start=1):
+        mask = read_image(path).array
+        if mask.ndim == 3:
+            mask = mask[..., 0]
+        if labels is None:
+            labels = np.zeros(mask.shape, dtype=np.int32)
+        elif mask.shape != labels.shape:
+            raise TrainingError(f"mask size {mask.shape} differs from {labels.shape}", path)
+        labels[mask > 0] = index
+    return labels
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_sample(pair: Pair, channels: int, normalization: dict | None = None) -> Sample:
+    normalization = normalization or {}
+    try:
+        raw = read_image(pair.image_path).array
+    except ImageReadError as error:
+        raise TrainingError(f"cannot read training image: {error.message}", pair.image_path)
+    labels = read_labels(pair.mask_paths)
+    if labels.shape != raw.shape[:2]:
+        raise TrainingError(
+            f"mask size {labels.shape} differs from image size {raw.shape[:2]}",
+            pair.mask_paths[0],
+        )
+    image = normalize_image(
+        raw,
+        channels,
+        normalization.get("low_percentile", 1.0),
+        normalization.get("high_percentile", 99.8),
+    )
+    return Sample(
+        pair.stem,
+        image,
+        labels,
+        three_class_target(labels),
+        distance_target(labels),
+        sha256=file_sha256(pair.image_path),
+        meta={"raw": raw},
+    )
+
+
+def split_validation(samples: list[Sample], fraction: float, seed: int):
+    """(train, validation) deterministic by seed; at least one validation image.
+
+    A single image is cut in two: its last fifth (along the longer side) is validation.
+    """
+    if len(samples) == 1:
+        only = samples[0]
+        axis = 0 if only.labels.shape[0] >= only.labels.shape[1] else 1
+        cut = int(only.labels.shape[axis] * 0.8)
+
+        def part(sample: Sample, lo: int, hi: int | None, suffix: str) -> Sample:
+            index = [slice(None)] * 2
+            index[axis] = slice(lo, hi)
+            sl = tuple(index)
+            return Sample(
+                sample.stem + suffix,
+                sample.image[(slice(None),) + sl],
+                sample.labels[sl],
+                sample.classes[sl],
+                sample.distance[sl],
+                sample.sha256,
+            )
+
+        return [part(only, 0, cut, "")], [part(only, cut, None, "#validation-region")]
+    order = np.random.default_rng(seed).permutation(len(samples))
+    count = min(len(samples) - 1, max(1, int(round(fraction * len(samples)))))
+    validation = sorted(order[:count].tolist())
+    training = sorted(order[count:].tolist())
+    return [samples[i] for i in training], [samples[i] for i in validation]
+
+
+def _pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    pad_h, pad_w = max(0, height - array.shape[-2]), max(0, width - array.shape[-1])
+    if not pad_h and not pad_w:
+        return array
+    pads = [(0, 0)] * (array.ndim - 2) + [(0, pad_h), (0, pad_w)]
+    # Reflection keeps image and targets consistent (mirrored cells are labelled too).
+    mode = "reflect" if array.shape[-2] > pad_h and array.shape[-1] > pad_w else "symmetric"
+    return np.pad(array, pads, mode=mode)
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """`length` random augmented crops per epoch; crop i of epoch e is fixed by the seed,
+    so runs are reproducible and a DistributedSampler can split the indices."""
+
+    def __init__(self, samples: list[Sample], crop_size: int, length: int, seed: int):
+        self.samples = samples
+        self.crop_size = crop_size
+        self.length = length
+        self.seed = seed
+        self.epoch = 0
+        # Larger images give more crops: sample images in proportion to their area.
+        areas = np.array([s.labels.size for s in samples], dtype=np.float64)
+        self.weights = np.sqrt(areas) / np.sqrt(areas).sum()
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        sample = self.samples[int(rng.choice(len(self.samples), p=self.weights))]
+        size = self.crop_size
+        image = _pad_to(sample.image, size, size)
+        classes = _pad_to(sample.classes, size, size)
+        distance = _pad_to(sample.distance, size, size)
+        top = int(rng.integers(0, image.shape[1] - size + 1))
+        left = int(rng.integers(0, image.shape[2] - size + 1))
+        window = (slice(top, top + size), slice(left, left + size))
+        image = image[(slice(None),) + window]
+        classes = classes[window]
+        distance = distance[window]
+        turns = int(rng.integers(0, 4))
+        image = np.rot90(image, turns, axes=(1, 2))
+        classes = np.rot90(classes, turns)
+        distance = np.rot90(distance, turns)
+        if rng.random() < 0.5:
+            image, classes, distance = image[:, :, ::-1], classes[:, ::-1], distance[:, ::-1]
+        # Intensity and contrast jitter around the normalised range.
+        gain = float(rng.uniform(0.75, 1.3))
+        offset = float(rng.uniform(-0.15, 0.15))
+        image = image * gain + offset
+        if rng.random() < 0.3:
+            image = image + rng.normal(0, rng.uniform(0.0, 0.05), image.shape).astype(np.float32)
+        return (
+            torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
+            torch.from_numpy(np.ascontiguousarray(classes).astype(np.int64)),
+            torch.from_numpy(np.ascontiguousarray(distance, dtype=np.float32)),
+        )

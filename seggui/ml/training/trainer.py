@@ -1,0 +1,386 @@
+"""The training loop behind `seggui train` and the GUI's fine-tuning.
+
+`train(config, on_event)` reports progress as plain dict events (start, epoch, checkpoint,
+done, error) so the CLI can print JSON lines and the GUI can read them from a child
+process. Under torchrun it runs DistributedDataParallel (gloo on CPU); only rank 0 writes
+files and reports events.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from seggui.core.errors import TrainingError
+from seggui.ml.postprocess import InstanceParams
+from seggui.ml.safe_load import atomic_save, load_weights
+from seggui.ml.training import data as training_data
+from seggui.ml.training import distributed
+from seggui.ml.training.config import TrainConfig
+from seggui.ml.training.validation import forward_whole, score_maps, split_outputs, tune_thresholds
+from seggui.ml.unet import UNet, parameter_count
+
+CHECKPOINT_NAME = "checkpoint.pt"
+WEIGHTS_NAME = "weights.pt"
+CARD_NAME = "card.json"
+CLASSES = 3
+DEFAULT_EPOCHS = 50
+
+Event = dict
+EventCallback = Callable[[Event], None]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("--device cuda requested but no CUDA GPU is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainingError("--device mps requested but Apple MPS is not available")
+    if name not in ("cpu", "cuda", "mps"):
+        raise TrainingError(f"unknown device {name!r} (use auto, cpu, cuda or mps)")
+    return torch.device(name)
+
+
+def segmentation_loss(logits, classes, distance, class_weights, distance_head: bool):
+    """Cross-entropy (boundary weighted) + soft Dice over classes (+ BCE on distance)."""
+    class_logits = logits[:, :CLASSES].float()
+    loss = F.cross_entropy(class_logits, classes, weight=class_weights)
+    probabilities = torch.softmax(class_logits, dim=1)
+    one_hot = F.one_hot(classes, CLASSES).permute(0, 3, 1, 2).float()
+    intersection = (probabilities * one_hot).sum(dim=(0, 2, 3))
+    total = probabilities.sum(dim=(0, 2, 3)) + one_hot.sum(dim=(0, 2, 3))
+    dice = (2 * intersection + 1.0) / (total + 1.0)
+    loss = loss + (class_weights * (1 - dice)).sum() / class_weights.sum()
+    if distance_head:
+        loss = loss + F.binary_cross_entropy_with_logits(logits[:, CLASSES].float(), distance)
+    return loss
+
+
+def _load_base(base: str, device):
+    """Architecture, normalisation, post-processing and state dict of a U-Net to fine-tune."""
+    from seggui.ml.registry import resolve_model
+    from seggui.ml.safe_load import state_dict_from
+
+    info = resolve_model(base)
+    if info.kind != "unet":
+        raise TrainingError(f"only U-Net models can be fine-tuned, {info.name!r} is {info.kind}")
+    if not info.available:
+        raise TrainingError(f"base model {info.name!r} unavailable: {info.unavailable_reason}")
+    state = state_dict_from(load_weights(info.weights, device), info.weights)
+    return info, state
+
+
+class _Clock:
+    """Wall-clock budget that survives --resume (elapsed time is checkpointed)."""
+
+    def __init__(self, already: float):
+        self.start = time.monotonic() - already
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+def train(config: TrainConfig, on_event: EventCallback | None = None, should_stop=None) -> dict:
+    """Train or fine-tune; returns the final card. Raises TrainingError on unusable input."""
+    rank, world = distributed.setup()
+    emit = (lambda event: on_event(event)) if (on_event and rank == 0) else (lambda event: None)
+    try:
+        return _train(config, emit, should_stop or (lambda: False), rank, world)
+    finally:
+        distributed.teardown()
+
+
+def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dict:
+    out = Path(config.out)
+    if config.project is not None and config.images is not None:
+        raise TrainingError("give either --project or --images, not both")
+    if config.project is None and config.images is None:
+        raise TrainingError("no training data: give --project, or --images (and --masks)")
+    if config.epochs is not None and config.epochs < 1:
+        raise TrainingError("--epochs must be at least 1")
+    if config.minutes is not None and config.minutes <= 0:
+        raise TrainingError("--minutes must be positive")
+    device = pick_device(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed + rank)
+    np.random.seed(config.seed)
+
+    base_info, base_state = (None, None)
+    architecture = {
+        "in_channels": config.channels,
+        "classes": CLASSES,
+        "depth": config.depth,
+        "width": config.width,
+        "distance_head": config.distance_head,
+    }
+    normalization = {"method": "percentile", "low_percentile": 1.0, "high_percentile": 99.8}
+    params = InstanceParams()
+    if config.base:
+        base_info, base_state = _load_base(config.base, device)
+        architecture = dict(base_info.card["architecture"])
+        normalization = dict(base_info.card.get("normalization", normalization))
+        params = InstanceParams.from_json(base_info.card.get("postprocess"))
+    distance_head = bool(architecture.get("distance_head", False))
+
+    if config.project is not None:
+        from seggui.ml.training.project_data import pairs_from_project
+
+        pairs = pairs_from_project(Path(config.project))
+    else:
+        pairs = training_data.find_pairs(config.images, config.masks)
+    kept = [p for p in pairs if not training_data.heldout_by_hash(p.stem, config.holdout_hash_percent)]
+    if not kept:
+        raise TrainingError("every image falls in the held-out test split", config.images)
+    samples = [training_data.load_sample(p, architecture["in_channels"], normalization) for p in kept]
+    for sample in samples:
+        sample.meta.clear()
+    train_samples, val_samples = training_data.split_validation(
+        samples, config.validation_fraction, config.seed
+    )
+
+    model = UNet(**architecture)
+    if base_state is not None:
+        model.load_state_dict(base_state)
+    model.to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    multiple = model.size_multiple
+    crops = config.crops_per_epoch or max(64, 8 * len(train_samples))
+    crops = max(crops, config.batch_size * world)
+    dataset = training_data.CropDataset(train_samples, config.crop_size, crops, config.seed)
+    sampler = distributed.sampler(dataset, world, rank)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, num_workers=0
+    )
+    net = distributed.wrap(model, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    class_weights = torch.tensor([1.0, 1.0, config.boundary_weight], device=device)
+
+    epochs_limit = config.epochs if config.epochs is not None else (None if config.minutes else DEFAULT_EPOCHS)
+    budget_s = config.minutes * 60 if config.minutes else None
+    steps_per_epoch = len(loader)
+    total_steps = epochs_limit * steps_per_epoch if epochs_limit else None
+
+    history: list[dict] = []
+    start_epoch, step, best_ap, best_epoch, elapsed_before = 0, 0, -1.0, -1, 0.0
+    checkpoint_path = out / CHECKPOINT_NAME
+    if config.resume and checkpoint_path.is_file():
+        checkpoint = load_weights(checkpoint_path, device)
+        if checkpoint.get("architecture") != architecture:
+            raise TrainingError("checkpoint architecture differs from this run's; cannot resume", checkpoint_path)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        start_epoch, step = int(checkpoint["epoch"]), int(checkpoint["step"])
+        best_ap, best_epoch = float(checkpoint["best_ap"]), int(checkpoint["best_epoch"])
+        elapsed_before = float(checkpoint["elapsed_s"])
+        history = list(checkpoint["history"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+    elif config.resume:
+        raise TrainingError("--resume given but there is no checkpoint to resume from", checkpoint_path)
+    out.mkdir(parents=True, exist_ok=True) if rank == 0 else None
+
+    # Base-vs-new comparison: the starting point scored on the same validation images.
+    base_metrics = None
+    if base_state is not None and start_epoch == 0:
+        base_metrics, _ = _validate(model, val_samples, multiple, device, class_weights, distance_head, params)
+    elif config.resume and history:
+        base_metrics = history[0].get("base_metrics")
+
+    clock = _Clock(elapsed_before)
+    emit({
+        "event": "start",
+        "images": len(samples),
+        "train_images": len(train_samples),
+        "val_images": len(val_samples),
+        "epochs": epochs_limit,
+        "minutes": config.minutes,
+        "device": str(device),
+        "world_size": world,
+        "parameters": parameter_count(model),
+        "resumed_from_epoch": start_epoch if config.resume else None,
+        "out": str(out),
+    })
+
+    def progress() -> float:
+        parts = []
+        if total_steps:
+            parts.append(step / total_steps)
+        if budget_s:
+            parts.append(clock.elapsed / budget_s)
+        return min(1.0, max(parts) if parts else 0.0)
+
+    def learning_rate() -> float:
+        p = progress()
+        if p < config.warmup_fraction:
+            return config.learning_rate * max(0.05, p / config.warmup_fraction)
+        q = (p - config.warmup_fraction) / max(1e-9, 1 - config.warmup_fraction)
+        return config.learning_rate * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * q)))
+
+    stopped = None
+    epoch = start_epoch
+    while stopped is None:
+        if epochs_limit is not None and epoch >= epochs_limit:
+            break
+        epoch_start = time.monotonic()
+        dataset.set_epoch(epoch)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        net.train()
+        losses = []
+        for images, classes, distance in loader:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate()
+            images = images.to(device, non_blocking=True)
+            if device.type == "cpu":
+                images = images.contiguous(memory_format=torch.channels_last)
+            classes, distance = classes.to(device), distance.to(device)
+            with torch.autocast(device.type, enabled=use_amp):
+                logits = net(images)
+            loss = segmentation_loss(logits, classes, distance, class_weights, distance_head)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(float(loss.detach()))
+            step += 1
+            local_stop = should_stop() or (budget_s is not None and clock.elapsed >= budget_s)
+            if distributed.any_rank(local_stop, device):
+                stopped = "signal" if should_stop() else "time budget"
+                break
+        if not losses:
+            break
+        epoch += 1
+        metrics, _ = _validate(model, val_samples, multiple, device, class_weights, distance_head, params)
+        record = {"epoch": epoch, "loss": float(np.mean(distributed.mean(losses, device))), **metrics,
+                  "lr": learning_rate(), "seconds": time.monotonic() - epoch_start}
+        if epoch == 1 and base_metrics is not None:
+            record["base_metrics"] = base_metrics
+        history.append(record)
+        # Ties on AP (common early on, or with few validation cells) go to the lower val loss.
+        best_loss = next((h["val_loss"] for h in history if h["epoch"] == best_epoch), float("inf"))
+        improved = metrics["val_ap50"] > best_ap or (
+            metrics["val_ap50"] == best_ap and (metrics["val_loss"] or 0.0) < (best_loss or 0.0))
+        if improved:
+            best_ap, best_epoch = metrics["val_ap50"], epoch
+            if rank == 0:
+                atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out / WEIGHTS_NAME)
+        if rank == 0:
+            atomic_save({
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch, "step": step, "best_ap": best_ap, "best_epoch": best_epoch,
+                "elapsed_s": clock.elapsed, "history": history, "architecture": architecture,
+                "torch_rng": torch.get_rng_state(),
+            }, checkpoint_path)
+        if epochs_limit:
+            eta = (epochs_limit - epoch) * (clock.elapsed - elapsed_before) / max(1, epoch - start_epoch)
+        else:
+            eta = max(0.0, budget_s - clock.elapsed)
+        emit({"event": "epoch", **{k: v for k, v in record.items() if k != "base_metrics"}, "eta_s": round(eta, 1)})
+        emit({"event": "checkpoint", "epoch": epoch, "path": str(checkpoint_path), "best_epoch": best_epoch,
+              "best_val_ap50": best_ap, "improved": improved})
+        if stopped is None and config.patience and epoch - best_epoch >= config.patience:
+            stopped = "early stopping"
+
+    if rank == 0 and not (out / WEIGHTS_NAME).is_file():
+        raise TrainingError("training stopped before the first epoch finished; no weights written", out)
+    distributed.barrier()
+    best_state = load_weights(out / WEIGHTS_NAME, device)
+    model.load_state_dict(best_state)
+    final_metrics, maps = _validate(model, val_samples, multiple, device, class_weights, distance_head, params)
+    if config.tune_thresholds and val_samples:
+        params, _ = tune_thresholds(maps, val_samples, params)
+        final_metrics.update(score_maps(maps, val_samples, params))
+    card = _card(config, architecture, normalization, params, base_info, samples, train_samples,
+                 val_samples, history, base_metrics, final_metrics, best_epoch, clock.elapsed, stopped,
+                 parameter_count(model), world)
+    if rank == 0:
+        from seggui.ml.cards import write_card
+
+        write_card(card, out / CARD_NAME)
+    emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped,
+          "val": final_metrics, "base_val": base_metrics, "duration_s": round(clock.elapsed, 1)})
+    return card
+
+
+def _validate(model, samples, multiple, device, class_weights, distance_head, params):
+    was_training = model.training
+    model.eval()
+    losses, maps = [], []
+    with torch.inference_mode():
+        for sample in samples:
+            logits = forward_whole(model, sample.image, multiple, device)
+            classes = torch.from_numpy(sample.classes.astype(np.int64))[None].to(device)
+            distance = torch.from_numpy(sample.distance)[None].to(device)
+            losses.append(float(segmentation_loss(logits, classes, distance, class_weights, distance_head)))
+            maps.append(split_outputs(logits, CLASSES, distance_head))
+    model.train(was_training)
+    metrics = {"val_loss": float(np.mean(losses)) if losses else None}
+    metrics.update(score_maps(maps, samples, params) if samples else {})
+    return metrics, maps
+
+
+def _card(config, architecture, normalization, params, base_info, samples, train_samples, val_samples,
+          history, base_metrics, final_metrics, best_epoch, elapsed, stopped, parameters, world) -> dict:
+    import torchvision
+
+    from seggui import __version__
+
+    return {
+        "format": 1,
+        "name": config.name or Path(config.out).name,
+        "kind": "unet",
+        "task": "instances",
+        "description": "U-Net predicting background / interior / boundary"
+        + (" and distance to boundary" if architecture.get("distance_head") else "")
+        + ", instances by seeded watershed",
+        "architecture": architecture,
+        "parameters": parameters,
+        "classes": ["background", "interior", "boundary"],
+        "normalization": normalization,
+        "postprocess": params.to_json(),
+        "base_model": None if base_info is None else {"name": base_info.name, "source": base_info.source},
+        "training": {
+            "command": config.extra.get("command"),
+            "config": config.to_json(),
+            "images": [{"stem": s.stem, "sha256": s.sha256} for s in samples],
+            "train_images": [s.stem for s in train_samples],
+            "validation_images": [s.stem for s in val_samples],
+            "history": history,
+            "best_epoch": best_epoch,
+            "stopped": stopped,
+            "duration_s": round(elapsed, 1),
+            "world_size": world,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+        "validation": {"base": base_metrics, "trained": final_metrics},
+        "versions": {
+            "seggui": __version__,
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }

@@ -1,0 +1,145 @@
+"""Small dialogs: the shortcut list, error reports, the unsaved-changes question and a
+progress dialog bound to a background job."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QMessageBox,
+    QProgressDialog,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from seggui.core.errors import SegguiError
+from seggui.jobs import Job
+
+# (section, key sequence as shown, what it does). The single source for Help > Shortcuts;
+# the actions and the canvas use the same keys.
+SHORTCUTS: tuple[tuple[str, str, str], ...] = (
+    ("Tools", "B", "Brush: paint the current label"),
+    ("Tools", "E", "Eraser"),
+    ("Tools", "F", "Fill a region with the current label"),
+    ("Tools", "P", "Polygon: click points, close to fill"),
+    ("Tools", "I or K", "Pick the label under the cursor"),
+    ("Tools", "Delete", "Delete-instance tool: click an instance to remove it"),
+    ("Tools", "M", "Merge instances: click the one to keep, then the one to merge"),
+    ("Tools", "X", "Erase region: drag a rectangle (Alt: lasso) to clear labels"),
+    ("Tools", "C", "Set class: click an instance to give it the current class"),
+    ("Tools", "[ and ]", "Smaller / larger brush"),
+    ("Tools", "Shift + brush stroke", "Start a new instance (next free label id)"),
+    ("Tools", "Enter / Esc / Backspace", "Polygon: close / cancel / remove the last point"),
+    ("View", "Space + drag", "Pan"),
+    ("View", "Mouse wheel", "Zoom at the cursor"),
+    ("View", "Ctrl+0", "Fit the image to the window"),
+    ("View", "Ctrl+1", "Zoom 1:1 (one image pixel per screen pixel)"),
+    ("Edit", "Ctrl+Z", "Undo"),
+    ("Edit", "Ctrl+Shift+Z or Ctrl+Y", "Redo"),
+    ("Images", "R", "Mark the current image reviewed / not reviewed"),
+    ("Images", "N", "Next image not yet reviewed"),
+    ("Images", "Page Down", "Next image"),
+    ("Images", "Page Up", "Previous image"),
+    ("File", "Ctrl+N", "New project"),
+    ("File", "Ctrl+O", "Open project"),
+    ("File", "Ctrl+Shift+O", "Add images or a folder to the project"),
+    ("File", "Ctrl+S", "Save"),
+    ("File", "Ctrl+Shift+S", "Save the project to another folder"),
+    ("File", "Ctrl+Q", "Quit"),
+    ("Help", "F1", "This list of shortcuts"),
+)
+
+
+class ShortcutsDialog(QDialog):
+    """Help > Shortcuts: every key, grouped by what it acts on."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.table = QTableWidget(len(SHORTCUTS), 3, self)
+        self.table.setHorizontalHeaderLabels(["Group", "Keys", "Action"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        for row, (group, keys, action) in enumerate(SHORTCUTS):
+            for column, text in enumerate((group, keys, action)):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(680, 560)
+
+
+def error_text(error: BaseException) -> str:
+    """What the user reads: our own errors already name the file; others get their type."""
+    if isinstance(error, SegguiError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}"
+    return f"{type(error).__name__}: {error}"
+
+
+def show_error(parent: QWidget | None, title: str, error: BaseException | str, advice: str = "") -> None:
+    """A modal error report; the traceback (for bug reports) sits under Show Details."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title,
+                      error if isinstance(error, str) else error_text(error),
+                      QMessageBox.StandardButton.Ok, parent)
+    if advice:
+        box.setInformativeText(advice)
+    details = getattr(error, "traceback_text", "")
+    if details:
+        box.setDetailedText(details)
+    box.exec()
+
+
+def ask_unsaved_changes(parent: QWidget | None, what: str = "this project") -> str:
+    """Ask before losing edits. Returns "save", "discard" or "cancel"."""
+    answer = QMessageBox.question(
+        parent,
+        "Unsaved changes",
+        f"{what[0].upper()}{what[1:]} has changes that are not saved yet.\nSave them before closing?",
+        QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Save,
+    )
+    if answer == QMessageBox.StandardButton.Save:
+        return "save"
+    if answer == QMessageBox.StandardButton.Discard:
+        return "discard"
+    return "cancel"
+
+
+class JobProgressDialog(QProgressDialog):
+    """A progress dialog that follows a job and cancels it when the user presses Cancel.
+
+    It opens only when the job takes longer than half a second, so quick jobs never flash.
+    """
+
+    def __init__(self, job: Job, title: str, parent: QWidget | None = None):
+        super().__init__(title, "Cancel", 0, 0, parent)
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumDuration(500)
+        self.setAutoClose(False)
+        self.setAutoReset(False)
+        self._job = job
+        self.canceled.connect(job.cancel)
+        job.progress.connect(self._on_progress)
+        job.finished.connect(self.close)
+        job.finished.connect(self.deleteLater)
+
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        self.setMaximum(max(total, 0))
+        self.setValue(min(done, total) if total else 0)
+        if text:
+            self.setLabelText(text)

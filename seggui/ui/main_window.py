@@ -1,0 +1,313 @@
+"""The main window: image list (left), canvas (centre), Layers dock (right), status bar.
+
+Later work plugs in through:
+    window.add_dock(name, widget, area)      # a dock with a View menu toggle
+    window.document_changed(document|None)   # a project was opened or closed
+    window.current_image_changed(entry|None) # the image shown
+    window.current_layer_changed(layer|None) # the active (edited) layer
+    window.project / window.document / window.current_image() / window.current_layer()
+    seggui.jobs.Job                          # background work with progress and cancel
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget, QWidget
+
+from seggui import __version__
+from seggui.core.document import Document, ImageEntry, Layer
+from seggui.core.layers import LabelLayer
+from seggui.core.project import Project
+from seggui.core.tools import ToolState
+from seggui.ui.actions import WindowActions
+from seggui.ui.autosave import DEFAULT_DELAY_MS, AutosaveController
+from seggui.ui.canvas_host import create_canvas
+from seggui.ui.dialogs import ShortcutsDialog, error_text
+from seggui.ui.file_operations import FileOperations
+from seggui.ui.image_list import ImageListPanel
+from seggui.ui.layers_panel import LayersPanel
+from seggui.ui.settings import Settings
+from seggui.ui.status_bar import StatusBar
+
+EMPTY_TEXT = ("<h2>Open a project or images to begin</h2>"
+              "<p>File &gt; Open project… (Ctrl+O) opens a project folder.<br>"
+              "File &gt; New project… (Ctrl+N) starts one; File &gt; Add images… (Ctrl+Shift+O) fills it.<br>"
+              "You can also drop images or a project folder onto this window.</p>"
+              "<p>Help &gt; Keyboard shortcuts (F1) lists every key.</p>")
+NO_IMAGES_TEXT = ("<h2>This project has no images yet</h2>"
+                  "<p>File &gt; Add images… (Ctrl+Shift+O) or Add folder of images…,<br>"
+                  "or drop image files onto this window.</p>")
+
+
+class MainWindow(QMainWindow):
+    document_changed = Signal(object)  # Document or None
+    current_image_changed = Signal(object)  # ImageEntry or None
+    current_layer_changed = Signal(object)  # ImageLayer / LabelLayer or None
+
+    def __init__(self, settings: Settings | None = None, autosave_delay_ms: int = DEFAULT_DELAY_MS):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.autosave_delay_ms = autosave_delay_ms
+        self.project: Project | None = None
+        self.document: Document | None = None
+        self.autosave: AutosaveController | None = None
+        self.layers_panel: LayersPanel | None = None
+        self._current_image: ImageEntry | None = None
+        self._current_layer: Layer | None = None
+        self.docks: dict[str, QDockWidget] = {}
+        self.tool_state = ToolState(brush_radius=self.settings.brush_radius)
+        self.tool_state.changed.connect(self._on_tool_state_changed)
+
+        self.setWindowTitle("seggui")
+        self.setObjectName("seggui_main_window")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.resize(1280, 720)  # fits a 1366x768 laptop with its task bar
+
+        self.empty_label = QLabel(EMPTY_TEXT, self)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.central = QStackedWidget(self)
+        self.central.addWidget(self.empty_label)
+        self.canvas = create_canvas(None, self.tool_state, self)
+        self.central.addWidget(self.canvas)
+        self.setCentralWidget(self.central)
+
+        self.image_list = ImageListPanel(self)
+        self.image_list.current_image_changed.connect(self._show_image)
+        self.layers_host = QStackedWidget(self)
+        no_project = QLabel("Open a project to see the layers of its images.", self)
+        no_project.setWordWrap(True)
+        no_project.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        no_project.setMargin(8)
+        self.layers_host.addWidget(no_project)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+
+        self.files = FileOperations(self)
+        self.menu_actions = WindowActions(self)
+        self.add_dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock("Layers", self.layers_host, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.docks["Images"], self.docks["Layers"]], [250, 260], Qt.Orientation.Horizontal)
+        self._restore_layout()
+        self._update_central()
+
+    # -- extension points ------------------------------------------------------------
+    def add_dock(self, name: str, widget: QWidget,
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Add a dock (Model, Training...) with a toggle in the View menu; returns the dock."""
+        dock = QDockWidget(name, self)
+        dock.setObjectName(f"dock_{name.lower().replace(' ', '_')}")  # saveState needs names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        right_docks = [d for d in self.docks.values() if self.dockWidgetArea(d) == area]
+        if right_docks and area == Qt.DockWidgetArea.RightDockWidgetArea:
+            self.tabifyDockWidget(right_docks[-1], dock)
+            right_docks[0].raise_()
+        self.docks[name] = dock
+        self.menu_actions.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def current_image(self) -> ImageEntry | None:
+        return self._current_image
+
+    def current_layer(self) -> Layer | None:
+        return self._current_layer
+
+    # -- project ---------------------------------------------------------------------
+    def set_project(self, project: Project | None, document: Document | None) -> None:
+        """Show another project (the caller has dealt with unsaved changes of the old one)."""
+        self._show_image(None)
+        if self.autosave is not None:
+            self.autosave.detach()
+            self.autosave.deleteLater()
+            self.autosave = None
+        if self.layers_panel is not None:
+            self.layers_panel.detach()
+            self.layers_host.removeWidget(self.layers_panel)
+            self.layers_panel.deleteLater()
+            self.layers_panel = None
+        if self.document is not None:
+            self.document.undo_stack.changed.disconnect(self._on_history_changed)
+            self.document.dirty_changed.disconnect(self._on_dirty_changed)
+            self.document.layer_removed.disconnect(self._on_layer_removed)
+            self.document.image_added.disconnect(self._on_images_changed)
+            self.document.image_removed.disconnect(self._on_images_changed)
+        if self.project is not None and self.project is not project:
+            self.project.close()
+        self.project, self.document = project, document
+        self._replace_canvas(document)
+        if document is not None and project is not None:
+            self.autosave = AutosaveController(project, document, self.autosave_delay_ms,
+                                               enabled=self.settings.autosave, parent=self)
+            self.autosave.state_changed.connect(lambda text: self.status.show_save_state(text))
+            self.autosave.save_failed.connect(self.files.report_save_error)
+            self.autosave.saved.connect(self.image_list.refresh)
+            self.autosave._emit_state()
+            self.layers_panel = LayersPanel(document, self)
+            self.layers_panel.new_layer_opacity = self.settings.label_opacity
+            self.layers_panel.active_layer_requested.connect(self.set_current_layer)
+            self.layers_panel.class_activated.connect(lambda class_id: setattr(self.tool_state, "class_id", class_id))
+            self.layers_host.addWidget(self.layers_panel)
+            self.layers_host.setCurrentWidget(self.layers_panel)
+            document.undo_stack.changed.connect(self._on_history_changed)
+            document.dirty_changed.connect(self._on_dirty_changed)
+            document.layer_removed.connect(self._on_layer_removed)
+            document.image_added.connect(self._on_images_changed)
+            document.image_removed.connect(self._on_images_changed)
+        else:
+            self.status.show_save_state("")
+        self.image_list.set_document(document)
+        self._update_title()
+        self.document_changed.emit(document)
+        self._update_central()
+        if document is not None and document.images:
+            self.image_list.set_current_image(document.images[0])
+
+    def _replace_canvas(self, document: Document | None) -> None:
+        old = self.canvas
+        self.canvas = create_canvas(document, self.tool_state, self)
+        self.central.insertWidget(1, self.canvas)
+        self.central.removeWidget(old)
+        old.deleteLater()
+        self.canvas.cursor_moved.connect(self._on_cursor_moved)
+        controller = getattr(self.canvas, "controller", None)
+        if controller is not None:  # tool messages ("layer is locked") go to the status bar
+            controller.message.connect(self._show_tool_message)
+
+    def _show_tool_message(self, text: str) -> None:
+        self.status.showMessage(text, 4000)
+
+    # -- current image and layer -----------------------------------------------------
+    def _show_image(self, entry: ImageEntry | None) -> None:
+        if entry is not None:
+            try:
+                entry.layers  # load pixels now, so a broken file is reported here, once
+            except Exception as error:
+                entry.problem = error_text(error)
+                self.status.showMessage(f"Cannot show {entry.name}: {entry.problem}", 15000)
+                self.image_list.model.refresh_entry(entry)
+                entry = None
+        if entry is self._current_image and entry is not None:
+            return
+        self._current_image = entry
+        self.canvas.set_image(entry)
+        if self.layers_panel is not None:
+            self.layers_panel.set_image(entry)
+        labels = entry.label_layers if entry is not None else []
+        self.set_current_layer(labels[0] if labels else (entry.image_layer if entry is not None else None))
+        self.status.clear_cursor()
+        self._update_central()
+        self.menu_actions.update_enabled()
+        self.current_image_changed.emit(entry)
+
+    def set_current_layer(self, layer: Layer | None) -> None:
+        """Make `layer` (of the current image) the one the tools edit and the panel details."""
+        if layer is not None and (self._current_image is None or layer not in self._current_image.layers):
+            return
+        self._current_layer = layer
+        self.canvas.set_active_layer(layer if isinstance(layer, LabelLayer) else None)
+        if self.layers_panel is not None:
+            self.layers_panel.set_active_layer(layer)
+        self.current_layer_changed.emit(layer)
+
+    def _on_layer_removed(self, entry: ImageEntry, layer: Layer) -> None:
+        if entry is self._current_image and layer is self._current_layer:
+            labels = entry.label_layers
+            self.set_current_layer(labels[-1] if labels else entry.image_layer)
+
+    def _on_images_changed(self, *args) -> None:
+        self._update_central()
+        self.menu_actions.update_enabled()
+        if self._current_image is None and self.document is not None and self.document.images:
+            self.image_list.set_current_image(self.document.images[0])
+
+    def _update_central(self) -> None:
+        if self._current_image is not None:
+            self.central.setCurrentWidget(self.canvas)
+            return
+        has_project = self.document is not None
+        self.empty_label.setText(NO_IMAGES_TEXT if has_project and not self.document.images else EMPTY_TEXT)
+        self.central.setCurrentWidget(self.empty_label)
+
+    # -- reviewing -------------------------------------------------------------------
+    def toggle_reviewed(self, checked: bool | None = None) -> None:
+        """Mark the current image reviewed, or back to what it was (predicted or new)."""
+        entry = self._current_image
+        if entry is None or self.document is None:
+            return
+        if entry.status == "reviewed":
+            self.document.set_status(entry, "predicted" if entry.status_model else "new", entry.status_model)
+        else:
+            self.document.set_status(entry, "reviewed")
+        self.menu_actions.update_enabled()
+
+    # -- feedback --------------------------------------------------------------------
+    def _on_cursor_moved(self, x: int, y: int) -> None:
+        label_layer = self._current_layer if isinstance(self._current_layer, LabelLayer) else None
+        self.status.show_cursor(self._current_image, label_layer, x, y)
+
+    def _on_history_changed(self) -> None:
+        self.menu_actions.update_enabled()
+
+    def _on_dirty_changed(self, dirty: bool) -> None:
+        self._update_title()
+
+    def _on_tool_state_changed(self, name: str, value) -> None:
+        if name == "brush_radius":
+            self.status.showMessage(f"Brush radius {value:.1f} px", 2000)
+
+    def _update_title(self) -> None:
+        name = self.project.folder.name if self.project is not None else ""
+        self.setWindowTitle(f"{name}[*] — seggui" if name else "seggui")
+        self.setWindowModified(bool(self.document is not None and self.document.dirty))
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About seggui",
+                          f"<b>seggui {__version__}</b><p>Annotate microscopy images, correct model "
+                          "proposals with a brush, fine-tune a U-Net.</p>")
+
+    # -- window events ---------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.files.open_paths(paths)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.files.confirm_close():
+            event.ignore()
+            return
+        self._save_layout()
+        self.set_project(None, None)
+        event.accept()
+
+    def _save_layout(self) -> None:
+        self.settings.set_bytes_value("window/geometry", self.saveGeometry())
+        self.settings.set_bytes_value("window/state", self.saveState())
+        self.settings.brush_radius = int(round(self.tool_state.brush_radius))
+        if isinstance(self._current_layer, LabelLayer):  # the opacity last worked with
+            self.settings.label_opacity = self._current_layer.opacity
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.bytes_value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.bytes_value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def restore_later_docks(self) -> None:
+        """Call after adding docks later (Model, Training) so their saved placement returns."""
+        state = self.settings.bytes_value("window/state")
+        if state is not None:
+            self.restoreState(state)
+

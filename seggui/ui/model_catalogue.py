@@ -1,0 +1,116 @@
+"""What the Model panel and Training dock list: registry models plus the project's versions.
+
+Project versions come from the catalogue (records.model_versions), not from scanning the
+project's models folder, so a cancelled or failed training run that left files behind never
+shows up as a version.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from pathlib import Path
+
+from seggui.core import records
+from seggui.ml.registry import ModelInfo, list_models, model_from_folder
+
+DEFAULT_BASE = "nuclei"  # the bundled model fine-tuned when no project version is active
+MODELS_FOLDER = "models"  # <project>/models/<version name>/ holds fine-tuned versions
+
+
+def project_versions(project) -> list[records.ModelVersion]:
+    if project is None:
+        return []
+    return records.model_versions(project.connection)
+
+
+def active_version(project) -> records.ModelVersion | None:
+    return next((v for v in project_versions(project) if v.active), None)
+
+
+def version_info(version: records.ModelVersion, project) -> ModelInfo:
+    path = Path(version.path)
+    if not path.is_absolute() and project is not None:
+        path = Path(project.folder) / path
+    info = model_from_folder(path, "project")
+    info.name = version.name
+    if not info.card and version.card:
+        info.card = dict(version.card)
+    return info
+
+
+def available_models(project) -> list[ModelInfo]:
+    """Registry models then project versions (oldest first), each once."""
+    models = list_models()
+    models += [version_info(version, project) for version in project_versions(project)]
+    return models
+
+
+def model_reference(info: ModelInfo) -> str:
+    """What load_model / `--base` get: a folder for project versions (names may repeat), else the name."""
+    if info.source in ("project", "file") and info.folder is not None:
+        return str(info.folder)
+    return info.name
+
+
+def default_model(models: list[ModelInfo], project) -> ModelInfo | None:
+    """The active version, else the bundled nuclei model, else the first available one."""
+    active = active_version(project)
+    if active is not None:
+        match = [m for m in models if m.source == "project" and m.name == active.name and m.available]
+        if match:
+            return match[-1]
+    for candidate in models:
+        if candidate.name == DEFAULT_BASE and candidate.available:
+            return candidate
+    return next((m for m in models if m.available), None)
+
+
+def _number(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def metrics_text(card: dict) -> str:
+    """Validation before/after (fine-tuned versions) and held-out accuracy (bundled models)."""
+    lines = []
+    validation = card.get("validation") or {}
+    trained, base = validation.get("trained") or {}, validation.get("base") or {}
+    if trained:
+        if base:
+            lines.append(f"Validation AP50 {_number(base.get('val_ap50'))} → {_number(trained.get('val_ap50'))}, "
+                         f"Dice {_number(base.get('val_dice'))} → {_number(trained.get('val_dice'))} "
+                         "(base → fine-tuned)")
+        else:
+            lines.append(f"Validation AP50 {_number(trained.get('val_ap50'))}, "
+                         f"Dice {_number(trained.get('val_dice'))}")
+    heldout = ((card.get("heldout_accuracy") or {}).get("plain") or {}).get("all") or {}
+    if heldout.get("ap50") is not None:
+        lines.append(f"Held-out AP50 {_number(heldout['ap50'])} on {heldout.get('images', '?')} images")
+    training = card.get("training") or {}
+    if training.get("images"):
+        lines.append(f"Trained on {len(training['images'])} images, {training.get('duration_s', '?')} s")
+    return "<br>".join(html.escape(line) for line in lines)
+
+
+def describe(info: ModelInfo) -> str:
+    """Rich text for the panel: kind, where the weights are, metrics, or why it is unavailable."""
+    parts = [f"<b>{html.escape(info.name)}</b> — {html.escape(info.kind)} ({html.escape(info.source)})"]
+    if info.description:
+        parts.append(html.escape(info.description))
+    if info.weights is not None:
+        parts.append(f"Weights: {html.escape(str(info.weights))}")
+    elif info.kind == "classic":
+        parts.append("No weights needed.")
+    if not info.available:
+        parts.append(f"<span style='color:#b00'>Unavailable: {html.escape(info.unavailable_reason or '')}</span>")
+    metrics = metrics_text(info.card)
+    if metrics:
+        parts.append(metrics)
+    return "<br>".join(parts)
+
+
+def version_label(version: records.ModelVersion) -> str:
+    created = datetime.fromtimestamp(version.created).strftime("%Y-%m-%d %H:%M")
+    metrics = metrics_text(version.card).split("<br>")[0] or "no validation metrics"
+    marker = "● active  " if version.active else ""
+    return f"{marker}{version.name}  ({created})\n{html.unescape(metrics)}"

@@ -1,0 +1,31 @@
+"""Adding the Model and Training docks to the main window (called by the lead's window setup).
+
+    from seggui.ui.model_docks import install_model_docks
+    model_panel, training_dock = install_model_docks(window)
+    window.restore_later_docks()
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from seggui.ui.model_panel import ModelPanel
+from seggui.ui.training_dock import TrainingDock
+
+
+def install_model_docks(window):
+    """Create the Model and Training docks on `window` and wire them together.
+
+    Returns (model_panel, training_dock). Call once after the window is built, then
+    `window.restore_later_docks()` to bring back their saved placement.
+    """
+    right = Qt.DockWidgetArea.RightDockWidgetArea
+    model_panel = ModelPanel(window)
+    training_dock = TrainingDock(window)
+    window.add_dock("Model", model_panel, right)
+    window.add_dock("Training", training_dock, right)
+    # A finished training run adds a version: list it (selected) in the Model panel; making a
+    # version active changes the Training dock's default base model.
+    training_dock.version_added.connect(lambda folder: model_panel.refresh_models(select=folder))
+    model_panel.versions_changed.connect(training_dock.refresh_models)
+    return model_panel, training_dock

@@ -1,0 +1,416 @@
+"""The Model dock: choose a model, set its options, pre-segment, accept the proposal, pick
+the project's active fine-tuned version.
+
+Prediction runs as a `Job` off the GUI thread. A single image's result becomes a proposal
+drawn over the image (canvas.set_proposal) until the user accepts or discards it; a batch
+("all new images") accepts each result as its own undo step as it arrives and goes on past
+images that fail.
+
+    from seggui.ui.model_docks import install_model_docks
+    model_panel, training_dock = install_model_docks(window)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+    QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from seggui.core import records
+from seggui.jobs.prediction import PredictionResult, PredictionTask, predict_images
+from seggui.jobs.training_process import default_threads
+from seggui.jobs.worker import Job
+from seggui.ml.inference import PredictOptions
+from seggui.ml.postprocess import InstanceParams
+from seggui.ui import model_catalogue as catalogue
+from seggui.ui.model_proposal import MODES, accept_proposal, target_layer
+
+
+class ModelPanel(QWidget):
+    versions_changed = Signal()  # a version was added or made active
+    # Worker thread -> GUI thread: Qt queues signals emitted from another thread.
+    _result_ready = Signal(object)
+
+    def __init__(self, window, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.window = window
+        self._models = []
+        self._job: Job | None = None
+        self._batch_failures: list[str] = []
+        self._batch_applied = 0
+        self._batch_record = None  # (project, job id) of the running batch, for records.finish_job
+        self._batch = False
+        self._cancel_requested = False
+        self._proposal: tuple[str, np.ndarray, str] | None = None  # image id, labels, model name
+        self._document = None
+        self._result_ready.connect(self._on_result)
+        self._build()
+        window.document_changed.connect(self._on_document_changed)
+        window.current_image_changed.connect(self._on_image_changed)
+        self._on_document_changed(window.document)
+
+    # -- layout ----------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.model_combo = QComboBox(self)
+        self.model_combo.setToolTip("The model used to pre-segment images")
+        self.model_combo.currentIndexChanged.connect(self._on_model_selected)
+        row.addWidget(self.model_combo, 1)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.setToolTip("List models again (after adding a weights file)")
+        self.refresh_button.clicked.connect(lambda: self.refresh_models())
+        row.addWidget(self.refresh_button)
+        layout.addLayout(row)
+        self.details = QLabel(self)
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.details)
+
+        options = QGroupBox("Options", self)
+        form = QFormLayout(options)
+        self.tile_spin = QSpinBox(options)
+        self.tile_spin.setRange(128, 4096)
+        self.tile_spin.setSingleStep(128)
+        self.tile_spin.setValue(1024)
+        self.tile_spin.setSuffix(" px")
+        self.tile_spin.setToolTip("Larger images are processed in tiles of this size (smaller uses less memory)")
+        form.addRow("Tile size", self.tile_spin)
+        self.foreground_spin = self._threshold_spin("Probability above which a pixel is a cell")
+        form.addRow("Cell threshold", self.foreground_spin)
+        self.seed_spin = self._threshold_spin("Confidence above which a cell centre starts an object "
+                                              "(higher splits fewer touching cells)")
+        form.addRow("Seed threshold", self.seed_spin)
+        self.min_size_spin = QSpinBox(options)
+        self.min_size_spin.setRange(0, 100_000)
+        self.min_size_spin.setSuffix(" px")
+        self.min_size_spin.setToolTip("Objects smaller than this are dropped as noise")
+        form.addRow("Minimum object size", self.min_size_spin)
+        self.mode_combo = QComboBox(options)
+        for mode, text in MODES.items():
+            self.mode_combo.addItem(text, mode)
+        self.mode_combo.setToolTip("How an accepted proposal (and every batch result) enters the label layer")
+        form.addRow("Accept as", self.mode_combo)
+        layout.addWidget(options)
+
+        self.predict_button = QPushButton("Pre-segment this image", self)
+        self.predict_button.clicked.connect(self.predict_current)
+        layout.addWidget(self.predict_button)
+        self.batch_button = QPushButton("Pre-segment all new images", self)
+        self.batch_button.setToolTip("Every image still marked new; each result is accepted as one undo step")
+        self.batch_button.clicked.connect(self.predict_new_images)
+        layout.addWidget(self.batch_button)
+
+        row = QHBoxLayout()
+        self.progress_bar = QProgressBar(self)
+        row.addWidget(self.progress_bar, 1)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.cancel)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        self.progress_label = QLabel(self)
+        self.progress_label.setWordWrap(True)
+        layout.addWidget(self.progress_label)
+
+        self.proposal_box = QGroupBox("Proposal", self)
+        proposal_layout = QVBoxLayout(self.proposal_box)
+        self.proposal_label = QLabel(self.proposal_box)
+        self.proposal_label.setWordWrap(True)
+        proposal_layout.addWidget(self.proposal_label)
+        row = QHBoxLayout()
+        self.accept_button = QPushButton("Accept", self.proposal_box)
+        self.accept_button.setToolTip("Put the proposal into the label layer (one undo step)")
+        self.accept_button.clicked.connect(self.accept)
+        self.discard_button = QPushButton("Discard", self.proposal_box)
+        self.discard_button.clicked.connect(self.discard)
+        row.addWidget(self.accept_button)
+        row.addWidget(self.discard_button)
+        proposal_layout.addLayout(row)
+        layout.addWidget(self.proposal_box)
+
+        versions = QGroupBox("Project model versions", self)
+        versions_layout = QVBoxLayout(versions)
+        self.versions_list = QListWidget(versions)
+        self.versions_list.setToolTip("Fine-tuned versions of this project; earlier ones stay for rollback")
+        self.versions_list.currentItemChanged.connect(lambda *_: self._update_enabled())
+        versions_layout.addWidget(self.versions_list)
+        row = QHBoxLayout()
+        self.activate_button = QPushButton("Make active", versions)
+        self.activate_button.clicked.connect(self.activate_selected_version)
+        self.deactivate_button = QPushButton("Use bundled model", versions)
+        self.deactivate_button.setToolTip("No project version active: the bundled model is the default")
+        self.deactivate_button.clicked.connect(lambda: self.set_active_version(None))
+        row.addWidget(self.activate_button)
+        row.addWidget(self.deactivate_button)
+        versions_layout.addLayout(row)
+        layout.addWidget(versions)
+        layout.addStretch(1)
+        self._show_idle()
+
+    def _threshold_spin(self, tip: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox(self)
+        spin.setRange(0.01, 0.99)
+        spin.setSingleStep(0.05)
+        spin.setDecimals(2)
+        spin.setToolTip(tip)
+        return spin
+
+    # -- models ----------------------------------------------------------------------
+    @property
+    def project(self):
+        return self.window.project
+
+    def selected_model(self):
+        index = self.model_combo.currentIndex()
+        return self._models[index] if 0 <= index < len(self._models) else None
+
+    def refresh_models(self, select: str | None = None) -> None:
+        """List models again; keep the selection, or select the model whose folder or name is `select`."""
+        previous = self.selected_model()
+        self._models = catalogue.available_models(self.project)
+        wanted = None
+        if select is not None:
+            wanted = next((m for m in self._models if catalogue.model_reference(m) == select or m.name == select), None)
+        if wanted is None and previous is not None:
+            wanted = next((m for m in self._models if catalogue.model_reference(m) ==
+                           catalogue.model_reference(previous)), None)
+        wanted = wanted or catalogue.default_model(self._models, self.project)
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for info in self._models:
+            text = f"{info.name}  [{info.source}]" + ("" if info.available else "  (unavailable)")
+            self.model_combo.addItem(text)
+        self.model_combo.setCurrentIndex(self._models.index(wanted) if wanted in self._models else -1)
+        self.model_combo.blockSignals(False)
+        self._on_model_selected()
+        self._refresh_versions()
+
+    def _on_model_selected(self, *args) -> None:
+        info = self.selected_model()
+        self.details.setText(catalogue.describe(info) if info is not None else "No model.")
+        if info is not None:
+            params = InstanceParams.from_json(info.card.get("postprocess"))
+            self.foreground_spin.setValue(params.foreground_threshold)
+            self.seed_spin.setValue(params.seed_threshold)
+            self.min_size_spin.setValue(int(info.card.get("postprocess", {}).get("min_size", params.min_size)))
+            network = info.kind != "classic"
+            why = "" if network else "The classic model picks its threshold itself (Otsu)"
+            for spin in (self.foreground_spin, self.seed_spin):
+                spin.setEnabled(network)
+                spin.setStatusTip(why)
+        self._update_enabled()
+
+    def _refresh_versions(self) -> None:
+        self.versions_list.clear()
+        for version in catalogue.project_versions(self.project):
+            item = QListWidgetItem(catalogue.version_label(version))
+            item.setData(Qt.ItemDataRole.UserRole, version.id)
+            self.versions_list.addItem(item)
+        self._update_enabled()
+
+    def activate_selected_version(self) -> None:
+        item = self.versions_list.currentItem()
+        if item is not None:
+            self.set_active_version(item.data(Qt.ItemDataRole.UserRole))
+
+    def set_active_version(self, version_id: str | None) -> None:
+        """Make a version the project's active model (None: none; the bundled model is used)."""
+        if self.project is None:
+            return
+        records.set_active_model(self.project.connection, version_id)
+        active = catalogue.active_version(self.project)
+        self.refresh_models(select=None if active is None else catalogue.model_reference(
+            catalogue.version_info(active, self.project)))
+        if active is None:  # back to the default model
+            self.model_combo.setCurrentIndex(self._models.index(catalogue.default_model(self._models, None)))
+        self.versions_changed.emit()
+
+    # -- document and image ----------------------------------------------------------
+    def _on_document_changed(self, document) -> None:
+        if self._job is not None:
+            self.cancel()
+        if self._document is not None:
+            self._document.status_changed.disconnect(self._on_status_changed)
+        self._document = document
+        if document is not None:
+            document.status_changed.connect(self._on_status_changed)
+        self._proposal = None
+        self.refresh_models()
+        self._show_idle()
+
+    def _on_status_changed(self, entry) -> None:
+        self._update_enabled()
+
+    def _on_image_changed(self, entry) -> None:
+        if self._proposal is not None and (entry is None or entry.id != self._proposal[0]):
+            self._proposal = None  # the canvas drops the overlay when it shows another image
+        self._show_proposal()
+
+    def _new_images(self) -> list:
+        document = self.window.document
+        if document is None:
+            return []
+        return [e for e in document.images if e.status == "new" and not e.problem]
+
+    # -- running ---------------------------------------------------------------------
+    def _options(self) -> PredictOptions:
+        tile = self.tile_spin.value()
+        return PredictOptions(tile=tile, overlap=min(64, tile // 8), postprocess={
+            "foreground_threshold": self.foreground_spin.value(),
+            "seed_threshold": self.seed_spin.value(),
+            "min_size": self.min_size_spin.value(),
+        })
+
+    def predict_current(self) -> None:
+        entry = self.window.current_image()
+        info = self.selected_model()
+        if entry is None or info is None or self._job is not None:
+            return
+        task = PredictionTask(entry.id, entry.name, array=entry.image_layer.data)
+        self._start([task], info, batch=False)
+
+    def predict_new_images(self) -> None:
+        info = self.selected_model()
+        entries = self._new_images()
+        if not entries or info is None or self._job is not None:
+            return
+        tasks = [PredictionTask(e.id, e.name, array=e.image_layer.data) if e.loaded
+                 else PredictionTask(e.id, e.name, path=e.source.path, page=e.source.page) for e in entries]
+        self._batch_failures, self._batch_applied = [], 0
+        if self.project is not None:
+            self._batch_record = (self.project, records.start_job(
+                self.project.connection, "presegment", [catalogue.model_reference(info), *[e.name for e in entries]]))
+        self._start(tasks, info, batch=True)
+
+    def _start(self, tasks: list[PredictionTask], info, batch: bool) -> None:
+        self.discard()
+        self._batch = batch
+        self._cancel_requested = False
+        self._job = Job(predict_images, catalogue.model_reference(info), tasks, self._options(),
+                        self._result_ready.emit, "auto", default_threads(), name="pre-segment")
+        self._job.progress.connect(self._on_progress)
+        self._job.succeeded.connect(lambda results: self._on_done("done", ""))
+        self._job.failed.connect(lambda error: self._on_done("failed", str(error)))
+        self._job.cancelled.connect(lambda: self._on_done("cancelled", ""))
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setRange(0, 0)
+        self.progress_label.setText(f"Pre-segmenting with {info.name}…")
+        self._job.start()
+        self._update_enabled()
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._cancel_requested = True  # results still queued are dropped, not applied
+            self._job.cancel()
+            self.progress_label.setText("Cancelling…")
+
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(done)
+        self.progress_label.setText(text)
+
+    def _on_result(self, result: PredictionResult) -> None:
+        document = self.window.document
+        entry = document.image_by_id(result.key) if document is not None else None
+        if entry is None or self._cancel_requested:  # removed, or another project opened, or cancelled
+            return
+        if result.error is not None:
+            self._batch_failures.append(f"{result.name}: {result.error}")
+            return
+        if not self._batch:
+            self._proposal = (entry.id, result.labels, result.model)
+            self._show_proposal()
+            return
+        try:
+            preferred = self.window.current_layer() if entry is self.window.current_image() else None
+            accept_proposal(document, entry, result.labels, self.mode_combo.currentData(), result.model,
+                            target_layer(entry, preferred))
+            self._batch_applied += 1
+        except Exception as error:  # noqa: BLE001 - e.g. a locked layer: report, go on
+            self._batch_failures.append(f"{result.name}: {error}")
+
+    def _on_done(self, outcome: str, message: str) -> None:
+        self._job = None
+        failures = self._batch_failures
+        if self._batch:
+            summary = f"Pre-segmented {self._batch_applied} image(s)"
+            if outcome == "cancelled":
+                summary += "; cancelled"
+            project, job_id = self._batch_record or (None, None)
+            # Only the project that started the job: another one may be open by now.
+            if job_id is not None and project is self.project:
+                status = {"done": "done", "cancelled": "cancelled"}.get(outcome, "failed")
+                records.finish_job(project.connection, job_id, status,
+                                   {"applied": self._batch_applied, "failed": failures}, message or None)
+            self._batch_record = None
+        else:
+            summary = {"done": "", "cancelled": "Cancelled."}.get(outcome, "")
+        if outcome == "failed":
+            summary = f"Failed: {message}"
+        if failures:
+            summary += f"\n{len(failures)} failed:\n" + "\n".join(failures)
+        self._batch_failures = []
+        self._show_idle(summary.strip())
+
+    def _show_idle(self, text: str = "") -> None:
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(False)  # an idle "0%" reads like a stalled job
+        self.progress_label.setText(text)
+        self._show_proposal()
+
+    # -- proposal --------------------------------------------------------------------
+    def _show_proposal(self) -> None:
+        labels = self._proposal[1] if self._proposal is not None else None
+        set_proposal = getattr(self.window.canvas, "set_proposal", None)
+        if set_proposal is not None:
+            try:
+                set_proposal(labels)
+            except ValueError:  # the canvas shows another image than the proposal's
+                pass
+        if self._proposal is None:
+            self.proposal_label.setText("Pre-segment an image to see the model's proposal over it.")
+        else:
+            count = int(len(np.unique(labels)) - (1 if (labels == 0).any() else 0))
+            self.proposal_label.setText(f"{count} objects proposed by {self._proposal[2]} (outlined). "
+                                        "Accept puts them into the label layer as one undo step.")
+        self._update_enabled()
+
+    def accept(self) -> None:
+        entry = self.window.current_image()
+        if self._proposal is None or entry is None or entry.id != self._proposal[0]:
+            return
+        _, labels, model = self._proposal
+        try:
+            accept_proposal(self.window.document, entry, labels, self.mode_combo.currentData(), model,
+                            target_layer(entry, self.window.current_layer()))
+        except PermissionError as error:
+            self.progress_label.setText(str(error))
+            return
+        self._proposal = None
+        self._show_proposal()
+
+    def discard(self) -> None:
+        self._proposal = None
+        self._show_proposal()
+
+    def _update_enabled(self) -> None:
+        running = self._job is not None
+        info = self.selected_model()
+        usable = info is not None and info.available
+        has_image = self.window.current_image() is not None
+        self.predict_button.setEnabled(usable and has_image and not running)
+        new_count = len(self._new_images())
+        self.batch_button.setText(f"Pre-segment all new images ({new_count})")
+        self.batch_button.setEnabled(usable and new_count > 0 and not running)
+        self.cancel_button.setEnabled(running)
+        has_proposal = self._proposal is not None
+        self.accept_button.setEnabled(has_proposal and not running)
+        self.discard_button.setEnabled(has_proposal)
+        has_project = self.project is not None
+        self.activate_button.setEnabled(has_project and self.versions_list.currentItem() is not None)
+        self.deactivate_button.setEnabled(has_project and catalogue.active_version(self.project) is not None)
+

@@ -1,0 +1,93 @@
+"""Accepting a model proposal into a label layer as one undoable step.
+
+The step changes the labels (sparse, so undo keeps only changed pixels), resets the
+instance -> class table when labels are replaced (the old ids mean other objects now), and
+marks the image `predicted` with the model name, so one Ctrl+Z brings all three back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seggui.core.document import Document, ImageEntry, now
+from seggui.core.layers import LabelLayer
+from seggui.core.paint import change_command
+from seggui.core.undo import Command
+
+REPLACE = "replace"
+FILL_EMPTY = "fill_empty"
+MODES = {REPLACE: "Replace the labels", FILL_EMPTY: "Fill only where nothing is labelled"}
+
+
+def merged_labels(existing: np.ndarray, proposal: np.ndarray, mode: str) -> np.ndarray:
+    """The label image after accepting `proposal` in `mode`."""
+    if proposal.shape != existing.shape:
+        raise ValueError(f"proposal shape {proposal.shape} differs from layer shape {existing.shape}")
+    if mode == REPLACE:
+        return proposal
+    if mode != FILL_EMPTY:
+        raise ValueError(f"unknown accept mode {mode!r}")
+    # New objects get ids above the existing ones so they never merge with a labelled cell.
+    offset = int(existing.max()) if existing.size else 0
+    fill = (existing == 0) & (proposal > 0)
+    result = existing.astype(np.uint32 if offset + int(proposal.max(initial=0)) > 65535 else existing.dtype)
+    result[fill] = proposal[fill].astype(np.int64) + offset
+    return result
+
+
+class AcceptProposalCommand(Command):
+    """Labels + class table + status in one undo step."""
+
+    def __init__(self, document: Document, entry: ImageEntry, layer: LabelLayer, proposal: np.ndarray,
+                 mode: str, model: str):
+        self.description = f"accept {model} proposal"
+        new = merged_labels(layer.data, proposal, mode)
+        height, width = layer.shape
+        self.labels = change_command(layer, (0, 0, height, width), new, self.description)
+        self.document, self.entry, self.layer = document, entry, layer
+        self.old_classes = dict(layer.instance_classes)
+        self.new_classes = {} if mode == REPLACE else dict(layer.instance_classes)
+        # Same effect as Document.set_status(entry, "predicted", model), inside this step.
+        self.old_status = (entry.status, entry.status_model, entry.modified)
+        self.new_status = ("predicted", model, now())
+
+    @property
+    def nbytes(self) -> int:
+        return self.labels.nbytes + 64 * (len(self.old_classes) + 4)
+
+    def _apply(self, classes: dict, status: tuple) -> None:
+        if self.layer.instance_classes != classes:
+            self.layer.instance_classes = dict(classes)
+            self.layer.instances_changed.emit()
+        self.entry.status, self.entry.status_model, self.entry.modified = status
+        self.document.status_changed.emit(self.entry)
+
+    def redo(self) -> None:
+        self.labels.redo()
+        self._apply(self.new_classes, self.new_status)
+
+    def undo(self) -> None:
+        self.labels.undo()
+        self._apply(self.old_classes, self.old_status)
+
+
+def target_layer(entry: ImageEntry, preferred: object = None) -> LabelLayer | None:
+    """The layer a proposal goes into: the one being edited if it is this image's, else the first."""
+    layers = entry.label_layers
+    if isinstance(preferred, LabelLayer) and preferred in layers:
+        return preferred
+    return layers[0] if layers else None
+
+
+def accept_proposal(document: Document, entry: ImageEntry, proposal: np.ndarray, mode: str, model: str,
+                    layer: LabelLayer | None = None) -> AcceptProposalCommand:
+    """Apply the proposal as one undoable step (adding a label layer first if there is none)."""
+    layer = layer or target_layer(entry)
+    if layer is None:
+        layer = LabelLayer.empty(proposal.shape, name="labels")
+        document.add_layer(entry, layer)
+    if layer.locked:
+        raise PermissionError(f"layer {layer.name} is locked; unlock it to accept the proposal")
+    command = AcceptProposalCommand(document, entry, layer, proposal, mode, model)
+    document.undo_stack.push(command, execute=True)
+    return command

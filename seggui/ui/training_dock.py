@@ -1,0 +1,280 @@
+"""The Training dock: fine-tune a model on the project's reviewed images in a child process.
+
+One button starts; progress, ETA, live curves and the log show while the window stays
+usable. A finished run becomes a new project model version (not active until the user makes
+it so in the Model panel); a failed or cancelled run adds nothing and says why.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
+    QSpinBox, QVBoxLayout, QWidget,
+)
+from superqt import QCollapsible
+
+from seggui.core import records
+from seggui.jobs.training_process import TrainingProcess, train_arguments
+from seggui.ui import model_catalogue as catalogue
+from seggui.ui.training_plot import TrainingPlot
+
+DEFAULT_MINUTES = 3.0  # a few minutes on a laptop CPU already helps a fine-tuned base model
+OUTCOME_TEXT = {"done": "Finished", "cancelled": "Cancelled", "failed": "Failed"}
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+class TrainingDock(QWidget):
+    version_added = Signal(str)  # folder of the new model version
+    job_finished = Signal(str, str)  # outcome (done, cancelled, failed), message
+
+    def __init__(self, window, data_arguments: list[str] | None = None, extra_arguments: list[str] = (),
+                 parent: QWidget | None = None):
+        """`data_arguments` replaces ["--project", folder] (tests, or training on a folder of
+        images and masks); `extra_arguments` are appended to the training command."""
+        super().__init__(parent)
+        self.window = window
+        self.data_arguments = data_arguments
+        self.extra_arguments = list(extra_arguments)
+        self.process: TrainingProcess | None = None
+        self._run: dict | None = None  # project, job id, name, out folder, start time of the running job
+        self._bases: list = []
+        self._document = None
+        self._build()
+        window.document_changed.connect(self._on_document_changed)
+        self._on_document_changed(window.document)
+
+    # -- layout ----------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.base_combo = QComboBox(self)
+        self.base_combo.setToolTip("The model to fine-tune; from scratch needs many more images and minutes")
+        form.addRow("Base model", self.base_combo)
+        self.minutes_spin = QDoubleSpinBox(self)
+        self.minutes_spin.setRange(0.1, 24 * 60)
+        self.minutes_spin.setDecimals(1)
+        self.minutes_spin.setValue(DEFAULT_MINUTES)
+        self.minutes_spin.setSuffix(" min")
+        self.minutes_spin.setToolTip("Training stops after this time and keeps its best epoch")
+        form.addRow("Time budget", self.minutes_spin)
+        self.images_label = QLabel(self)
+        self.images_label.setWordWrap(True)
+        form.addRow("Images", self.images_label)
+        layout.addLayout(form)
+
+        self.advanced = QCollapsible("Advanced options", self)
+        advanced_widget = QWidget(self)
+        advanced_form = QFormLayout(advanced_widget)
+        self.seed_spin = QSpinBox(advanced_widget)
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("Same seed, images and settings: same model")
+        advanced_form.addRow("Seed", self.seed_spin)
+        self.device_combo = QComboBox(advanced_widget)
+        self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device_combo.setToolTip("auto uses a GPU when there is one")
+        advanced_form.addRow("Device", self.device_combo)
+        self.learning_rate_spin = QDoubleSpinBox(advanced_widget)
+        self.learning_rate_spin.setDecimals(5)
+        self.learning_rate_spin.setRange(0.0, 0.1)
+        self.learning_rate_spin.setSingleStep(0.0001)
+        self.learning_rate_spin.setSpecialValueText("automatic")
+        self.learning_rate_spin.setToolTip("automatic: 0.0005 when fine-tuning, 0.002 from scratch")
+        advanced_form.addRow("Learning rate", self.learning_rate_spin)
+        self.crop_spin = QSpinBox(advanced_widget)
+        self.crop_spin.setRange(32, 1024)
+        self.crop_spin.setSingleStep(32)
+        self.crop_spin.setValue(256)
+        self.crop_spin.setSuffix(" px")
+        self.crop_spin.setToolTip("Side of the training crops; larger sees more context, needs more memory")
+        advanced_form.addRow("Crop size", self.crop_spin)
+        self.advanced.addWidget(advanced_widget)
+        layout.addWidget(self.advanced)
+
+        row = QHBoxLayout()
+        self.start_button = QPushButton("Start training", self)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.cancel)
+        row.addWidget(self.start_button, 1)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        self.progress_bar = QProgressBar(self)
+        layout.addWidget(self.progress_bar)
+        self.status_label = QLabel(self)
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        self.plot = TrainingPlot(self)
+        layout.addWidget(self.plot, 2)
+        self.log_view = QPlainTextEdit(self)
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(1000)
+        self.log_view.setPlaceholderText("The training log appears here.")
+        layout.addWidget(self.log_view, 1)
+        self._update_enabled()
+
+    # -- state from the document -----------------------------------------------------
+    @property
+    def project(self):
+        return self.window.project
+
+    @property
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.outcome is None
+
+    def reviewed_count(self) -> int:
+        document = self.window.document
+        return 0 if document is None else sum(1 for e in document.images if e.status == "reviewed")
+
+    def _on_document_changed(self, document) -> None:
+        if self._document is not None:
+            for signal in (self._document.status_changed, self._document.image_added, self._document.image_removed):
+                signal.disconnect(self._on_images_changed)
+        self._document = document
+        if document is not None:
+            for signal in (document.status_changed, document.image_added, document.image_removed):
+                signal.connect(self._on_images_changed)
+        if self.is_running:  # its project was closed: the run cannot become one of its versions
+            self.cancel()
+        self.refresh_models()
+
+    def _on_images_changed(self, *args) -> None:
+        self._update_enabled()
+
+    def refresh_models(self) -> None:
+        """List the base models: U-Nets that can load (project versions included), or none."""
+        previous = self.base_combo.currentData()
+        models = catalogue.available_models(self.project)
+        self._bases = [m for m in models if m.kind == "unet" and m.available]
+        default = catalogue.default_model(self._bases, self.project)
+        self.base_combo.clear()
+        for info in self._bases:
+            self.base_combo.addItem(f"{info.name}  [{info.source}]", catalogue.model_reference(info))
+        self.base_combo.addItem("None: train from scratch", "")
+        references = [catalogue.model_reference(m) for m in self._bases]
+        if previous in references and not self.is_running:
+            index = references.index(previous)
+        elif default is not None:
+            index = self._bases.index(default)
+        else:
+            index = len(self._bases)
+        self.base_combo.setCurrentIndex(index)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        count = self.reviewed_count()
+        running = self.is_running
+        if self.project is None:
+            reason = "Open a project to train on its images."
+        elif count == 0:
+            reason = "No reviewed images yet: correct an image's labels, then mark it reviewed."
+        else:
+            reason = ""
+        self.images_label.setText(reason or f"All reviewed images ({count})")
+        self.start_button.setEnabled(not running and not reason)
+        self.start_button.setToolTip(reason or "Save the project and train in the background")
+        self.cancel_button.setEnabled(running)
+        for widget in (self.base_combo, self.minutes_spin, self.advanced):
+            widget.setEnabled(not running)
+
+    # -- running ---------------------------------------------------------------------
+    def start(self) -> bool:
+        """Save the project, then start the training process; returns whether it started."""
+        project = self.project
+        if self.is_running or project is None or self.reviewed_count() == 0:
+            return False
+        # The child reads reviewed images and masks from disk: they must be saved first.
+        autosave = getattr(self.window, "autosave", None)
+        if autosave is not None and not autosave.save_blocking():
+            self.status_label.setText("Cannot start: the project could not be saved. Fix that first.")
+            return False
+        base = self.base_combo.currentData() or None
+        base_name = Path(base).name if base else "scratch"
+        name = f"{base_name}-ft-{datetime.now():%Y%m%d-%H%M%S}"
+        out = Path(project.folder) / catalogue.MODELS_FOLDER / name
+        data = self.data_arguments if self.data_arguments is not None else ["--project", str(project.folder)]
+        arguments = train_arguments(
+            out, data, base=base, minutes=self.minutes_spin.value(), seed=self.seed_spin.value(),
+            device=self.device_combo.currentText(), learning_rate=self.learning_rate_spin.value() or None,
+            crop_size=self.crop_spin.value(), name=name, extra=self.extra_arguments)
+        self.process = TrainingProcess(self)
+        self.process.event.connect(self._on_event)
+        self.process.log.connect(self.log_view.appendPlainText)
+        self.process.finished.connect(self._on_finished)
+        job_id = records.start_job(project.connection, "training", self.process.command[1:])
+        self._run = {"project": project, "job": job_id, "name": name, "out": out, "started": time.monotonic()}
+        self.plot.clear()
+        self.log_view.clear()
+        self.log_view.appendPlainText(" ".join(["seggui", *arguments[0:]]))
+        self.progress_bar.setRange(0, 0)  # busy until the first epoch gives an ETA
+        self.status_label.setText(f"Starting: {name}…")
+        self.process.start(arguments)
+        self._update_enabled()
+        return True
+
+    def cancel(self) -> None:
+        if self.is_running:
+            self.status_label.setText("Cancelling: finishing the current step and keeping the checkpoint…")
+            self.process.cancel()
+
+    def _on_event(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "start":
+            self._run["started"] = time.monotonic()
+            self.status_label.setText(f"Training on {event.get('train_images')} images, validating on "
+                                      f"{event.get('val_images')} ({event.get('device')})…")
+        elif kind == "epoch":
+            self.plot.add_epoch(event)
+            elapsed = time.monotonic() - self._run["started"]
+            remaining = float(event.get("eta_s") or 0.0)
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(1000 * elapsed / max(1e-6, elapsed + remaining)))
+            ap = event.get("val_ap50")
+            self.status_label.setText(
+                f"Epoch {event.get('epoch')}: loss {event.get('loss', float('nan')):.3f}"
+                + (f", validation AP50 {ap:.3f}" if ap is not None else "")
+                + f" — about {duration_text(remaining)} left")
+
+    def _on_finished(self, outcome: str, message: str) -> None:
+        run, process = self._run, self.process
+        self._run = None
+        project = run["project"]
+        same_project = project is self.project  # a closed project's catalogue cannot be written
+        result = None
+        text = f"{OUTCOME_TEXT[outcome]}: {message}"
+        if outcome == "done" and same_project:
+            try:
+                from seggui.ml.cards import read_card
+
+                card = read_card(run["out"] / "card.json")
+                relative = f"{catalogue.MODELS_FOLDER}/{run['name']}"
+                records.add_model_version(project.connection, run["name"], relative, card)
+                result = {"version": run["name"], "validation": card.get("validation")}
+                metrics = catalogue.metrics_text(card).split("<br>")[0]
+                text = (f"Finished: new version {run['name']}. {metrics}\n"
+                        "Make it active in the Model panel to pre-segment with it.")
+            except Exception as error:  # noqa: BLE001 - a broken output is a failed job, not a crash
+                outcome, text = "failed", f"Failed: the trained model could not be read ({error})"
+        elif outcome == "cancelled":
+            text = f"Cancelled; no new version was added. The active model is unchanged. ({message})"
+        elif outcome == "failed":
+            text = f"Failed; no new version was added. The active model is unchanged.\n{message}"
+        if same_project:
+            records.finish_job(project.connection, run["job"], outcome, result, process.log_tail(30))
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1 if outcome == "done" else 0)
+        self.status_label.setText(text)
+        self.log_view.appendPlainText(text)
+        self._update_enabled()
+        if result is not None:
+            self.refresh_models()
+            self.version_added.emit(str(run["out"]))
+        self.job_finished.emit(outcome, text)

@@ -1,0 +1,159 @@
+"""Saving from the window: autosave after a pause, save errors reported with edits kept,
+Save as to another folder, jobs delivering on the GUI thread."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from seggui.core.project import MASKS_FOLDER, Project
+from seggui.jobs import Job
+from seggui.ui.main_window import MainWindow
+from test_main_window import dialogs, make_project, paint  # noqa: F401  (fixtures and helpers)
+
+
+@pytest.fixture
+def window(qtbot, dialogs):  # noqa: F811
+    window = MainWindow(autosave_delay_ms=150)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def saved_labels(folder):
+    project, document = Project.open(folder)
+    try:
+        return document.images[0].label_layers[0].data.copy()
+    finally:
+        project.close()
+
+
+def test_autosave_writes_after_the_debounce(window, tmp_path, qtbot):
+    folder = make_project(tmp_path)
+    window.files.open_project(folder)
+    paint(window, value=5)
+    assert window.document.dirty
+    assert window.windowTitle().startswith("project[*]") and window.isWindowModified()
+    with qtbot.waitSignal(window.autosave.saved, timeout=5000):
+        pass
+    qtbot.waitUntil(lambda: not window.autosave.is_saving)
+    assert not window.document.dirty
+    assert window.status.save_label.text() == "All changes saved"
+    assert (saved_labels(folder)[2:12, 3:20] == 5).all()
+
+
+def test_edits_during_a_save_stay_dirty_and_are_saved_next(window, tmp_path, qtbot):
+    folder = make_project(tmp_path)
+    window.files.open_project(folder)
+    paint(window, value=5)
+    window.autosave.save()  # starts the background write
+    paint(window, value=6, rect=(30, 30, 40, 40))  # while it runs
+    assert window.document.dirty
+    assert window.files.save()
+    labels = saved_labels(folder)
+    assert (labels[2:12, 3:20] == 5).all() and (labels[30:40, 30:40] == 6).all()
+
+
+def test_save_error_is_reported_and_edits_stay(window, tmp_path, qtbot, dialogs):  # noqa: F811
+    folder = make_project(tmp_path)
+    window.files.open_project(folder)
+    # An unwritable project: the masks folder replaced by a file (chmod does not stop root).
+    masks = folder / MASKS_FOLDER
+    for child in masks.iterdir():
+        child.unlink()
+    masks.rmdir()
+    masks.write_text("not a folder")
+    paint(window, value=8)
+    with qtbot.waitSignal(window.autosave.save_failed, timeout=5000):
+        pass
+    qtbot.waitUntil(lambda: not window.autosave.is_saving)
+    assert window.document.dirty
+    assert any("could not be saved" in text and "masks" in text for text in dialogs.shown)
+    assert window.status.save_label.text() == "Not saved (error)"
+    assert (window.current_image().label_layers[0].data[2:12, 3:20] == 8).all()
+    # An explicit Save reports again; Save as elsewhere rescues the edits.
+    assert not window.files.save()
+    elsewhere = tmp_path / "rescued"
+    assert window.files.save_as(elsewhere)
+    assert window.project.folder == elsewhere.resolve()
+    assert not window.document.dirty
+    assert (saved_labels(elsewhere)[2:12, 3:20] == 8).all()
+    project, document = Project.open(elsewhere)
+    assert len(document.images) == 3  # unloaded images came along too
+    project.close()
+
+
+def test_save_as_keeps_labels_of_images_never_loaded(window, tmp_path):
+    folder = make_project(tmp_path)
+    window.files.open_project(folder)
+    window.menu_actions.next_image.trigger()
+    paint(window, value=3)
+    assert window.files.save()  # image 1 now has a mask file; images 0 loaded, 2 not
+    window.files.open_project(folder)  # reopen: nothing loaded but the first image
+    assert window.files.save_as(tmp_path / "copy")
+    project, document = Project.open(tmp_path / "copy")
+    assert (document.images[1].label_layers[0].data[2:12, 3:20] == 3).all()
+    project.close()
+
+
+def test_job_delivers_result_progress_and_errors_on_gui_thread(qtbot):
+    gui_thread = threading.get_ident()
+    seen: dict[str, object] = {}
+
+    def work(context, value):
+        seen["worker"] = threading.get_ident()
+        context.progress(1, 2, "half")
+        return value * 2
+
+    job = Job(work, 21)
+    job.progress.connect(lambda done, total, text: seen.setdefault("progress", (done, total, text)))
+    job.succeeded.connect(lambda result: seen.update(result=result, thread=threading.get_ident()))
+    with qtbot.waitSignal(job.finished, timeout=5000):
+        job.start()
+    assert seen["result"] == 42 and seen["thread"] == gui_thread and seen["worker"] != gui_thread
+    assert seen["progress"] == (1, 2, "half")
+
+    failing = Job(lambda context: 1 / 0)
+    errors = []
+    failing.failed.connect(errors.append)
+    with qtbot.waitSignal(failing.finished, timeout=5000):
+        failing.start()
+    assert isinstance(errors[0], ZeroDivisionError) and "ZeroDivisionError" in errors[0].traceback_text
+
+
+def test_job_cancel_flag_stops_the_function(qtbot):
+    started = threading.Event()
+
+    def loop(context):
+        started.set()
+        while True:
+            context.check_cancelled()
+            threading.Event().wait(0.01)
+
+    job = Job(loop)
+    outcomes = []
+    job.cancelled.connect(lambda: outcomes.append("cancelled"))
+    job.succeeded.connect(lambda result: outcomes.append("succeeded"))
+    job.start()
+    assert started.wait(5)
+    with qtbot.waitSignal(job.finished, timeout=5000):
+        job.cancel()
+    QApplication.processEvents()
+    assert outcomes == ["cancelled"]
+
+
+def test_saving_keeps_labels_of_images_not_loaded_this_session(window, tmp_path):
+    folder = make_project(tmp_path)
+    window.files.open_project(folder)
+    window.menu_actions.next_image.trigger()
+    paint(window, value=3)
+    assert window.files.save()
+    window.files.open_project(folder)  # image 1 is not loaded now
+    window.document.set_status(window.document.images[2], "reviewed")
+    assert window.files.save()
+    project, document = Project.open(folder)
+    assert (document.images[1].label_layers[0].data[2:12, 3:20] == 3).all()
+    assert document.images[2].status == "reviewed"
+    project.close()

@@ -1,0 +1,178 @@
+"""The Model panel in a real main window: list, pre-segment with `classic`, accept, undo, batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from seggui.core import records
+from seggui.core.document import Document
+from seggui.core.paint import change_command
+from seggui.core.project import Project
+from seggui.ui.main_window import MainWindow
+from seggui.ui.model_docks import install_model_docks
+from seggui.ui.model_proposal import FILL_EMPTY, REPLACE
+
+
+def disks(seed: int, shape=(64, 80)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    image = np.full(shape, 30.0)
+    for cy, cx in ((16, 16), (16, 56), (46, 36)):
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 <= 81] = 200
+    return np.clip(image + rng.normal(0, 5, shape), 0, 255).astype(np.uint8)
+
+
+def make_project(tmp_path: Path, count: int = 3) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    paths = []
+    for index in range(count):
+        path = folder / f"cells_{index}.png"
+        cv2.imwrite(str(path), disks(index))
+        paths.append(path)
+    project = Project.create(tmp_path / "project")
+    document = Document()
+    project.add_images(document, paths)
+    project.save(document)
+    project.close()
+    return tmp_path / "project"
+
+
+@pytest.fixture
+def setup(qtbot, tmp_path):
+    window = MainWindow(autosave_delay_ms=60_000)
+    qtbot.addWidget(window)
+    window.files.open_project(make_project(tmp_path))
+    panel, training = install_model_docks(window)
+    window.show()
+    yield window, panel
+    if window.document is not None:
+        window.document.mark_clean()  # no save prompt on close
+
+
+def select(panel, name: str) -> None:
+    names = [m.name for m in panel._models]
+    panel.model_combo.setCurrentIndex(names.index(name))
+
+
+def predict_current(qtbot, panel) -> None:
+    qtbot.mouseClick(panel.predict_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel._job is None and panel._proposal is not None, timeout=20_000)
+
+
+def test_lists_models_with_details_and_unavailable_reasons(setup):
+    window, panel = setup
+    names = [m.name for m in panel._models]
+    assert "classic" in names
+    select(panel, "classic")
+    assert "No weights needed" in panel.details.text()
+    unavailable = [i for i, m in enumerate(panel._models) if not m.available]
+    if unavailable:  # torchvision architectures without their weights file say where to put it
+        panel.model_combo.setCurrentIndex(unavailable[0])
+        assert "Unavailable" in panel.details.text() and "put" in panel.details.text()
+        assert not panel.predict_button.isEnabled()
+    assert set(window.docks) >= {"Model", "Training"}
+
+
+def test_presegment_shows_proposal_accept_is_one_undo_step(setup, qtbot):
+    window, panel = setup
+    select(panel, "classic")
+    entry = window.current_image()
+    layer = entry.label_layers[0]
+    before = layer.data.copy()
+    steps = len(window.document.undo_stack)
+    predict_current(qtbot, panel)
+    assert window.canvas._proposal is not None  # drawn over the image
+    assert "3 objects" in panel.proposal_label.text()
+    assert layer.data.max() == 0  # nothing changes before Accept
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REPLACE))
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert len(np.unique(layer.data)) == 4
+    assert entry.status == "predicted" and entry.status_model == "classic"
+    assert len(window.document.undo_stack) == steps + 1
+    assert window.canvas._proposal is None
+    window.document.undo_stack.undo()
+    assert np.array_equal(layer.data, before)
+    assert entry.status == "new" and entry.status_model is None
+    window.document.undo_stack.redo()
+    assert entry.status == "predicted" and layer.data.max() == 3
+
+
+def test_fill_only_empty_keeps_existing_labels(setup, qtbot):
+    window, panel = setup
+    select(panel, "classic")
+    layer = window.current_image().label_layers[0]
+    # An existing, corrected object over part of the first disk.
+    window.document.undo_stack.push(change_command(layer, (5, 5, 20, 20), np.full((15, 15), 9, np.uint16), "paint"),
+                                    execute=True)
+    predict_current(qtbot, panel)
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(FILL_EMPTY))
+    panel.accept()
+    assert (layer.data[5:20, 5:20] == 9).all()
+    new_ids = set(np.unique(layer.data)) - {0, 9}
+    assert len(new_ids) == 3 and min(new_ids) > 9  # new objects never merge with labelled ones
+
+
+def test_switching_image_discards_the_proposal(setup, qtbot):
+    window, panel = setup
+    select(panel, "classic")
+    predict_current(qtbot, panel)
+    window.menu_actions.next_image.trigger()
+    assert panel._proposal is None and not panel.accept_button.isEnabled()
+
+
+def test_batch_applies_each_new_image_and_reports_failures(setup, qtbot):
+    window, panel = setup
+    select(panel, "classic")
+    document = window.document
+    broken = document.images[2]
+    assert not broken.loaded
+    broken.source.path = Path(broken.source.path).with_name("missing.png")
+    steps = len(document.undo_stack)
+    assert panel.batch_button.isEnabled() and "(3)" in panel.batch_button.text()
+    qtbot.mouseClick(panel.batch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
+    assert [e.status for e in document.images] == ["predicted", "predicted", "new"]
+    assert len(document.undo_stack) == steps + 2  # one step per image
+    assert "1 failed" in panel.progress_label.text() and "cells_2" in panel.progress_label.text()
+    job = records.jobs(window.project.connection)[-1]
+    assert job.kind == "presegment" and job.status == "done" and job.result["applied"] == 2
+    document.undo_stack.undo()
+    assert document.images[1].status == "new" and document.images[0].status == "predicted"
+
+
+def test_cancel_stops_without_changing_images(setup, qtbot):
+    window, panel = setup
+    select(panel, "classic")
+    panel.predict_new_images()
+    assert panel.cancel_button.isEnabled() and not panel.batch_button.isEnabled()
+    panel.cancel()
+    qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
+    assert all(e.status == "new" for e in window.document.images)
+    assert "cancelled" in panel.progress_label.text()
+    assert panel.batch_button.isEnabled()
+
+
+def test_project_versions_are_listed_and_one_click_makes_one_active(setup, tmp_path):
+    window, panel = setup
+    folder = window.project.folder / "models" / "v1"
+    folder.mkdir(parents=True)
+    card = {"format": 1, "name": "v1", "kind": "classic",
+            "validation": {"base": {"val_ap50": 0.5, "val_dice": 0.6}, "trained": {"val_ap50": 0.7, "val_dice": 0.8}}}
+    (folder / "card.json").write_text(__import__("json").dumps(card))
+    records.add_model_version(window.project.connection, "v1", "models/v1", card)
+    panel.refresh_models()
+    assert panel.versions_list.count() == 1
+    assert "0.500 → 0.700" in panel.versions_list.item(0).text()
+    panel.versions_list.setCurrentRow(0)
+    panel.activate_button.click()
+    assert records.model_versions(window.project.connection)[0].active
+    assert panel.selected_model().name == "v1" and panel.selected_model().source == "project"
+    assert "active" in panel.versions_list.item(0).text()
+    panel.deactivate_button.click()
+    assert not records.model_versions(window.project.connection)[0].active

@@ -1,0 +1,86 @@
+"""The Training dock in a real main window, running real (tiny) training child processes."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from seggui.core import records
+from seggui.ui.main_window import MainWindow
+from seggui.ui.model_docks import install_model_docks
+
+from test_model_panel import make_project  # noqa: E402 - tests/ui is on sys.path (rootdir-relative import)
+from test_training_process import TINY, write_pairs
+
+
+@pytest.fixture
+def setup(qtbot, tmp_path):
+    window = MainWindow(autosave_delay_ms=60_000)
+    qtbot.addWidget(window)
+    window.files.open_project(make_project(tmp_path, 2))
+    panel, dock = install_model_docks(window)
+    window.show()
+    yield window, panel, dock
+    if dock.is_running:
+        dock.process.cancel()
+        dock.process.wait()
+    if window.document is not None:
+        window.document.mark_clean()
+
+
+def test_start_is_disabled_with_an_explanation_without_reviewed_images(setup):
+    window, panel, dock = setup
+    assert not dock.start_button.isEnabled()
+    assert "No reviewed images" in dock.images_label.text()
+    assert dock.minutes_spin.value() == 3.0
+    window.document.set_status(window.document.images[0], "reviewed")
+    assert dock.start_button.isEnabled()
+    assert "All reviewed images (1)" in dock.images_label.text()
+    window.document.undo_stack.undo()
+    assert not dock.start_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_real_job_adds_a_version_then_a_cancelled_job_adds_none(setup, qtbot, tmp_path):
+    window, panel, dock = setup
+    images, masks = write_pairs(tmp_path / "data")
+    dock.data_arguments = ["--images", str(images), "--masks", str(masks)]  # until --project lands
+    dock.extra_arguments = [*TINY, "--threads", "1", "--epochs", "1"]  # replaces the minutes budget
+    window.document.set_status(window.document.images[0], "reviewed")
+    dock.minutes_spin.setValue(0.1)
+    dock.crop_spin.setValue(32)
+    if any(m.name == "nuclei" for m in dock._bases):  # the bundled model is the default base
+        assert dock.base_combo.currentData() == "nuclei"
+    dock.base_combo.setCurrentIndex(dock.base_combo.findData(""))  # tiny from scratch: fast
+    events = []
+
+    with qtbot.waitSignal(dock.job_finished, timeout=120_000) as finished:
+        qtbot.mouseClick(dock.start_button, Qt.MouseButton.LeftButton)
+        assert not window.document.dirty  # saved before the child reads it
+        assert dock.cancel_button.isEnabled() and not dock.start_button.isEnabled()
+        dock.process.event.connect(events.append)
+    assert finished.args[0] == "done", finished.args[1]
+    assert [e["event"] for e in events][0] == "start" and any(e["event"] == "epoch" for e in events)
+    assert dock.plot.epochs and dock.progress_bar.value() == dock.progress_bar.maximum()
+    versions = records.model_versions(window.project.connection)
+    assert len(versions) == 1 and not versions[0].active
+    assert "new version" in dock.status_label.text()
+    assert panel.versions_list.count() == 1
+    assert panel.selected_model().source == "project"  # the new version is selected in the Model panel
+    job = records.jobs(window.project.connection)[-1]
+    assert job.kind == "training" and job.status == "done"
+
+    def cancel_on_first_epoch(event):
+        if event["event"] == "epoch":
+            dock.cancel()
+
+    with qtbot.waitSignal(dock.job_finished, timeout=120_000) as finished:
+        dock.minutes_spin.setValue(5)
+        dock.extra_arguments = [*TINY, "--threads", "1"]
+        assert dock.start()
+        dock.process.event.connect(cancel_on_first_epoch)
+    assert finished.args[0] == "cancelled"
+    assert "no new version" in dock.status_label.text()
+    assert len(records.model_versions(window.project.connection)) == 1
+    assert records.jobs(window.project.connection)[-1].status == "cancelled"
+    assert dock.start_button.isEnabled()  # a new job can start
