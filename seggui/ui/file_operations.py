@@ -107,11 +107,25 @@ class FileOperations:
             return False
         self.window.set_project(project, document)
         self.settings.add_recent_project(project.folder)
+        self._tell_recovery(project)
         problems = [e.problem for e in document.images if e.problem]
         if problems:
             self.window.status.showMessage(
                 f"{len(problems)} image(s) have a problem (see the image list tooltips): {problems[0]}", 15000)
         return True
+
+    def _tell_recovery(self, project: Project) -> None:
+        """After a crash, say what opening the project repaired (non-modal: work can go on)."""
+        recovery = getattr(project, "recovery", None)
+        text = recovery.sentence() if recovery is not None else ""
+        if not text:
+            return
+        self.window.status.showMessage(text, 30000)
+        box = QMessageBox(QMessageBox.Icon.Information, "Recovered after an unexpected stop", text,
+                          QMessageBox.StandardButton.Ok, self.window)
+        box.setModal(False)
+        box.show()
+        self.recovery_message = box  # kept so tests (and the user) can read it
 
     def ensure_project(self) -> bool:
         """Images live in a project: when none is open, ask for a folder for a new one."""

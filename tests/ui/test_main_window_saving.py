@@ -157,3 +157,17 @@ def test_saving_keeps_labels_of_images_not_loaded_this_session(window, tmp_path)
     assert (document.images[1].label_layers[0].data[2:12, 3:20] == 3).all()
     assert document.images[2].status == "reviewed"
     project.close()
+
+
+def test_opening_after_a_crash_says_what_was_recovered(window, tmp_path):
+    from seggui.core import records
+
+    folder = make_project(tmp_path)
+    project, _ = Project.open(folder)
+    records.start_job(project.connection, "train", ["seggui", "train"])  # running when "the crash" hit
+    project.close()
+    (folder / MASKS_FOLDER / "0123456789ab-deadbeef.png").write_bytes(b"half of a save")
+    assert window.files.open_project(folder)
+    message = window.files.recovery_message.text()
+    assert "removed 1 file" in message and "interrupted" in message
+    assert not (folder / MASKS_FOLDER / "0123456789ab-deadbeef.png").exists()
