@@ -107,4 +107,19 @@ def detect_format(path: str | Path) -> str:
         return "masks"
     if any(p.is_file() and is_image_file(p) for p in path.iterdir()):
         return "masks"
-    raise FormatError("no annotations found (LabelMe, CVAT, Supervisely, COCO or label masks)", path)
+    hint = _subfolder_hint(children)
+    raise FormatError("no annotations found (LabelMe, CVAT, Supervisely, COCO or label masks)" + hint, path)
+
+
+def _subfolder_hint(children: list[Path]) -> str:
+    """Users often pick the folder above their annotations: name the subfolders that hold some."""
+    found = []
+    for child in sorted(children)[:50]:
+        kinds = {_json_kind(p) for p in sorted(child.glob("*.json"))[:3]} - {None}
+        if any(child.glob("*.xml")):
+            kinds.add("XML")
+        if kinds:
+            found.append(f"{child.name} ({', '.join(sorted(kinds))})")
+    if not found:
+        return ""
+    return "; these subfolders hold annotation files, import one of them: " + ", ".join(found[:5])

@@ -72,3 +72,20 @@ def test_no_qt_or_torch_imported():
             "from seggui.formats import coco, cvat, labelme, supervisely, masks, coco_panoptic, mit_xml;"
             "print(any(m.startswith(('PySide6', 'torch')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_folder_above_the_annotations_names_the_subfolder(tmp_path):
+    import shutil
+
+    import pytest
+
+    from seggui.core.errors import FormatError
+    from seggui.formats import detect_format
+
+    from pathlib import Path
+
+    source = next((Path(__file__).parents[1] / "fixtures" / "formats" / "labelme_old").glob("*.json"))
+    (tmp_path / "data_annotated").mkdir()
+    shutil.copy(source, tmp_path / "data_annotated" / source.name)
+    with pytest.raises(FormatError, match="data_annotated"):
+        detect_format(tmp_path)
