@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from seggui.core.document import Document
 from seggui.core.errors import ProjectError
+from seggui.core.paths import user_data_dir
 from seggui.core.project import Project
 from seggui.formats import import_annotations
 
@@ -23,15 +23,7 @@ SAMPLE_RESOURCES = Path(__file__).resolve().parent / "resources" / "sample"
 
 def default_demo_folder() -> Path:
     configured = os.environ.get("SEGGUI_DEMO_DIR")
-    if configured:
-        return Path(configured)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "seggui" / "demo"
+    return Path(configured) if configured else user_data_dir() / "demo"
 
 
 def build_sample_project(folder: str | Path, reset: bool = False) -> Path:
