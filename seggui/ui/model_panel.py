@@ -59,6 +59,9 @@ class ModelPanel(QWidget):
         self.model_combo = QComboBox(self)
         self.model_combo.setToolTip("The model used to pre-segment images")
         self.model_combo.currentIndexChanged.connect(self._on_model_selected)
+        # Long model names must not widen the whole right dock area (and shrink the canvas).
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(14)
         row.addWidget(self.model_combo, 1)
         self.refresh_button = QPushButton("Refresh", self)
         self.refresh_button.setToolTip("List models again (after adding a weights file)")
@@ -93,6 +96,8 @@ class ModelPanel(QWidget):
         for mode, text in MODES.items():
             self.mode_combo.addItem(text, mode)
         self.mode_combo.setToolTip("How an accepted proposal (and every batch result) enters the label layer")
+        self.mode_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(14)
         form.addRow("Accept as", self.mode_combo)
         layout.addWidget(options)
 

@@ -18,7 +18,8 @@ class TrainingPlot(QWidget):
         self.graphics.setMinimumHeight(220)
         layout.addWidget(self.graphics)
         self.loss_plot = self.graphics.addPlot(row=0, col=0, title="Loss")
-        self.loss_plot.addLegend(offset=(-10, 10))
+        legend = self.loss_plot.addLegend(offset=(-10, 10))
+        legend.setColumnCount(2)  # one row: two stacked entries hid the validation curve in a short dock
         self.loss_plot.showGrid(x=True, y=True, alpha=0.3)
         self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o",
                                                symbolSize=5, name="training")
