@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from seggui.core.annotation import LabelClass, default_class_color
 from seggui.core.document import Document
 from seggui.core.errors import ProjectError
 from seggui.core.paths import user_data_dir
@@ -52,6 +53,10 @@ def build_sample_project(folder: str | Path, reset: bool = False) -> Path:
         added, problems = project.add_images(document, images)
         if problems:
             raise ProjectError("sample images could not be added: " + "; ".join(problems), temporary)
+        for entry, item in zip(added, manifest["images"]):
+            # Every image starts with its modality's class, so accepted model proposals are
+            # named like the imported annotations ("nucleus", "cell").
+            entry.label_layers[0].set_classes([LabelClass(1, item["class"], default_class_color(1))])
         for item in manifest["imports"]:
             dataset = import_annotations(temporary / item["path"], format=item["format"],
                                          images_dir=temporary / "images")

@@ -58,14 +58,16 @@ def main() -> int:
         folder = next(SHARED.joinpath("dsb2018").glob(prefix + "*"))
         name = f"nuclei-{prefix[:6]}.png"
         shutil.copyfile(folder / "images" / f"{folder.name}.png", OUT / "images" / name)
-        manifest["images"].append({"file": f"images/{name}", "status": status, "source": f"DSB2018 {folder.name}"})
+        manifest["images"].append({"file": f"images/{name}", "status": status, "class": "nucleus",
+                                   "source": f"DSB2018 {folder.name}"})
         if role == "labelme":
             labelme.append(annotation(name, dsb_labels(folder), OUT / "images" / name))
     for set_name, (role, status) in USIIGACI.items():
         folder = SHARED / "usiigaci" / "train" / set_name
         name = f"phase-{set_name}.png"
         shutil.copyfile(folder / "phase.png", OUT / "images" / name)
-        manifest["images"].append({"file": f"images/{name}", "status": status, "source": f"Usiigaci train/{set_name}"})
+        manifest["images"].append({"file": f"images/{name}", "status": status, "class": "cell",
+                                   "source": f"Usiigaci train/{set_name}"})
         if role == "cvat":
             labels = read_image(folder / "instances_ids.png").array.astype(np.uint16)
             cvat.append(annotation(name, labels, OUT / "images" / name))

@@ -92,6 +92,22 @@ def metrics_text(card: dict) -> str:
     return "<br>".join(html.escape(line) for line in lines)
 
 
+def regression_warning(card: dict) -> str:
+    """A warning when a fine-tuned version scores below its base on the validation images
+    (AP50, or Dice when AP50 ties): making it active would make pre-segmentation worse."""
+    validation = card.get("validation") or {}
+    trained, base = validation.get("trained") or {}, validation.get("base") or {}
+    new_ap, old_ap = trained.get("val_ap50"), base.get("val_ap50")
+    if new_ap is None or old_ap is None:
+        return ""
+    worse = new_ap < old_ap - 1e-9 or (abs(new_ap - old_ap) <= 1e-9
+                                        and (trained.get("val_dice") or 0) < (base.get("val_dice") or 0))
+    if not worse:
+        return ""
+    return ("This version scores lower than its base on the validation images; keep the current "
+            "model active, or review more images and train longer.")
+
+
 def describe(info: ModelInfo) -> str:
     """Rich text for the panel: kind, where the weights are, metrics, or why it is unavailable."""
     parts = [f"<b>{html.escape(info.name)}</b> — {html.escape(info.kind)} ({html.escape(info.source)})"]
@@ -106,6 +122,9 @@ def describe(info: ModelInfo) -> str:
     metrics = metrics_text(info.card)
     if metrics:
         parts.append(metrics)
+    warning = regression_warning(info.card)
+    if warning:
+        parts.append(f"<span style='color:#b00'>{html.escape(warning)}</span>")
     return "<br>".join(parts)
 
 

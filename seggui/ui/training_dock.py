@@ -259,8 +259,9 @@ class TrainingDock(QWidget):
                 records.add_model_version(project.connection, run["name"], relative, card)
                 result = {"version": run["name"], "validation": card.get("validation")}
                 metrics = catalogue.metrics_text(card).split("<br>")[0]
-                text = (f"Finished: new version {run['name']}. {metrics}\n"
-                        "Make it active in the Model panel to pre-segment with it.")
+                warning = catalogue.regression_warning(card)
+                advice = warning or "Make it active in the Model panel to pre-segment with it."
+                text = f"Finished: new version {run['name']}. {metrics}\n{advice}"
             except Exception as error:  # noqa: BLE001 - a broken output is a failed job, not a crash
                 outcome, text = "failed", f"Failed: the trained model could not be read ({error})"
         elif outcome == "cancelled":

@@ -176,3 +176,15 @@ def test_project_versions_are_listed_and_one_click_makes_one_active(setup, tmp_p
     assert "active" in panel.versions_list.item(0).text()
     panel.deactivate_button.click()
     assert not records.model_versions(window.project.connection)[0].active
+
+
+def test_a_version_worse_than_its_base_is_flagged():
+    from seggui.ui.model_catalogue import regression_warning
+
+    worse = {"validation": {"base": {"val_ap50": 0.5, "val_dice": 0.8}, "trained": {"val_ap50": 0.3, "val_dice": 0.9}}}
+    better = {"validation": {"base": {"val_ap50": 0.3, "val_dice": 0.8}, "trained": {"val_ap50": 0.5, "val_dice": 0.7}}}
+    tie_worse_dice = {"validation": {"base": {"val_ap50": 0.0, "val_dice": 0.6}, "trained": {"val_ap50": 0.0, "val_dice": 0.1}}}
+    assert "lower than its base" in regression_warning(worse)
+    assert regression_warning(better) == ""
+    assert regression_warning(tie_worse_dice) != ""
+    assert regression_warning({}) == ""
