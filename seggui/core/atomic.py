@@ -30,6 +30,15 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def _default_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777  # keep the mode of the file being replaced
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextmanager
 def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
     """Write to a temporary file beside `path`; on success flush, fsync and os.replace.
@@ -44,6 +53,8 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
         raise ProjectError(f"cannot write here ({error.strerror or error})", path) from error
     temp = Path(temp_name)
     try:
+        # mkstemp creates 0600 files; a project shared with colleagues needs the usual mode.
+        os.chmod(temp, _default_mode(path))
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

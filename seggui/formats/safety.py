@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from seggui.core.atomic import atomic_open
 from seggui.core.errors import FormatError
 from seggui.core.imageio import DEFAULT_MAX_PIXELS
 
@@ -250,17 +251,8 @@ def write_bytes_atomic(dest: Path, data: bytes) -> None:
     """Write a file via temp file + fsync + os.replace: readers see old or new, never half."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
+    with atomic_open(dest) as handle:
+        handle.write(data)
 
 
 @contextlib.contextmanager
@@ -274,6 +266,9 @@ def staged_folder(dest: Path) -> Iterator[Path]:
         raise FormatError("destination exists and is not a folder", dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(stage, 0o777 & ~umask)  # mkdtemp's 0700 would hide the export from colleagues
     try:
         yield stage
         _fsync_tree(stage)
