@@ -46,7 +46,8 @@ def main() -> None:
     )
     card["training_data"] = {
         "dataset": "2018 Data Science Bowl stage 1 training set (subset in shared/data/cells/dsb2018)",
-        "license": "CC BY 4.0 (Broad Bioimage Benchmark Collection, BBBC038)",
+        "source": "Broad Bioimage Benchmark Collection BBBC038 (https://bbbc.broadinstitute.org/BBBC038); "
+                  "see there for terms of use and the citation (Caicedo et al., Nature Methods 2019)",
         "heldout": "images whose sha1(id) mod 10000 < 1500 (seggui.ml.dsb.HELDOUT_PERCENT), never trained on",
     }
     write_card(card, TARGET / "card.json")

@@ -59,6 +59,8 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     os.close(handle)
     try:
         torch.save(obj, temporary)
+        # mkstemp makes the file private (0600); model files are meant to be shared/read.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -75,6 +77,7 @@ def atomic_write_text(text: str, path: str | Path) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         try:
