@@ -73,6 +73,28 @@ class _Bar:
             sys.stderr.write("\n")
 
 
+def rank_share(threads: int | None) -> tuple[int, int, int | None]:
+    """(rank, world size, CPU threads) for this process; torchrun sets RANK and WORLD_SIZE.
+
+    No process group is needed: the ranks share nothing but the output folder. On CUDA each
+    process takes its LOCAL_RANK's GPU; on CPU the cores are split between local processes.
+    """
+    import os
+
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    rank = int(os.environ.get("RANK", "0"))
+    if world == 1:
+        return 0, 1, threads
+    local_world = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // local_world)
+    return rank, world, threads
+
+
 def run(args) -> int:
     from seggui.core.errors import SegguiError
     from seggui.core.imageio import read_image
@@ -82,7 +104,9 @@ def run(args) -> int:
     images = collect_images(args.inputs)
     if args.tile < 32:
         raise SegguiError(f"--tile {args.tile} is too small (at least 32)")
-    predictor = load_model(args.model, args.device, threads=args.threads)
+    rank, world, threads = rank_share(args.threads)
+    images = images[rank::world]  # under torchrun each rank takes every world-th image
+    predictor = load_model(args.model, args.device, threads=threads)
     args.out.mkdir(parents=True, exist_ok=True)
     options = PredictOptions(tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                              test_time_flips=args.flips)
@@ -100,5 +124,6 @@ def run(args) -> int:
             print(f"seggui predict: {path}: {getattr(error, 'message', None) or error}", file=sys.stderr)
     bar.close()
     done = len(images) - failures
-    print(f"{done} of {len(images)} images segmented into {args.out}", file=sys.stderr)
+    prefix = f"rank {rank}/{world}: " if world > 1 else ""
+    print(f"{prefix}{done} of {len(images)} images segmented into {args.out}", file=sys.stderr)
     return 1 if failures else 0

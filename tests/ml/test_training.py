@@ -159,3 +159,21 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert [e["event"] for e in events].count("start") == 1
     assert events[0]["world_size"] == 2 and events[-1]["event"] == "done"
     assert read_card(out / "card.json")["training"]["world_size"] == 2
+
+
+def test_torchrun_predict_splits_the_images_across_ranks(tmp_path, fixtures_dir):
+    import shutil
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(3):
+        shutil.copy(fixtures_dir / "ml" / "dsb_fluorescence_crop.png", folder / f"crop{index}.png")
+    out = tmp_path / "labels"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
+         "-m", "seggui", "predict", str(folder), "--model", "classic", "--out", str(out), "--device", "cpu"],
+        capture_output=True, text=True, env=_environment(), cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["crop0.png", "crop1.png", "crop2.png"]
+    # Each rank reports its own share: 2 + 1 images.
+    assert "rank 0/2: 2 of 2" in result.stderr and "rank 1/2: 1 of 1" in result.stderr
