@@ -80,6 +80,12 @@ class WindowActions:
                           keys, tip, checkable=True)
             self.tool_group.addAction(action)
             self.tools[name] = action
+        self.only_background = make(
+            "Paint only on &background", lambda checked: setattr(window.tool_state, "only_background", checked),
+            "Shift+B", "Brush strokes leave other cells untouched (preserve existing labels)", checkable=True)
+        self.only_background.setChecked(bool(window.tool_state.only_background))
+        self.new_instance = make("&New instance", lambda: window.canvas.controller.new_instance(), "Shift+N",
+                                 "Make the next free label id current, so the brush starts a new cell")
         self.grow_brush = make("Larger brush", lambda: window.tool_state.grow_brush(), "]")
         self.shrink_brush = make("Smaller brush", lambda: window.tool_state.shrink_brush(), "[")
         window.tool_state.changed.connect(self._on_tool_state_changed)
@@ -119,6 +125,8 @@ class WindowActions:
     def _on_tool_state_changed(self, name: str, value) -> None:
         if name == "tool" and value in self.tools:
             self.tools[value].setChecked(True)
+        elif name == "only_background":
+            self.only_background.setChecked(bool(value))
 
     def _build_menus(self) -> None:
         bar = self.window.menuBar()
@@ -151,7 +159,7 @@ class WindowActions:
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addActions(list(self.tools.values()))
         tools_menu.addSeparator()
-        tools_menu.addActions([self.shrink_brush, self.grow_brush])
+        tools_menu.addActions([self.new_instance, self.only_background, self.shrink_brush, self.grow_brush])
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts, self.about])
@@ -164,6 +172,7 @@ class WindowActions:
         toolbar.addSeparator()
         toolbar.addActions([self.tools[name] for name in ("brush", "eraser", "fill", "polygon", "pick",
                                                           "delete", "merge")])
+        toolbar.addAction(self.only_background)
         toolbar.addSeparator()
         toolbar.addActions([self.toggle_reviewed, self.next_unreviewed])
         self.toolbar = toolbar
@@ -193,7 +202,8 @@ class WindowActions:
         self.toggle_reviewed.setChecked(entry is not None and entry.status == "reviewed")
         for action in (self.next_image, self.previous_image, self.next_unreviewed):
             action.setEnabled(has_images)
-        for action in (self.fit, self.one_to_one, *self.tools.values(), self.grow_brush, self.shrink_brush):
+        for action in (self.fit, self.one_to_one, *self.tools.values(), self.grow_brush, self.shrink_brush,
+                       self.new_instance, self.only_background):
             action.setEnabled(entry is not None)
         stack = window.document.undo_stack if window.document is not None else None
         self.undo.setEnabled(bool(stack and stack.can_undo))

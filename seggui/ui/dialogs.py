@@ -33,6 +33,8 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("Tools", "C", "Set class: click an instance to give it the current class"),
     ("Tools", "[ and ]", "Smaller / larger brush"),
     ("Tools", "Shift + brush stroke", "Start a new instance (next free label id)"),
+    ("Tools", "Shift+N", "New instance: make the next free label id current"),
+    ("Tools", "Shift+B", "Paint only on background (preserve other cells)"),
     ("Tools", "Enter / Esc / Backspace", "Polygon: close / cancel / remove the last point"),
     ("View", "Space + drag", "Pan"),
     ("View", "Mouse wheel", "Zoom at the cursor"),

@@ -266,3 +266,16 @@ def test_add_dock_adds_view_toggle(window):
     dock = window.add_dock("Model", QLabel("model"))
     assert window.docks["Model"] is dock
     assert dock.toggleViewAction() in window.menu_actions.view_menu.actions()
+
+
+def test_only_background_and_new_instance_actions_drive_the_tools(window, tmp_path):
+    window.files.open_project(make_project(tmp_path))
+    actions = window.menu_actions
+    actions.only_background.trigger()
+    assert window.tool_state.only_background is True
+    window.tool_state.only_background = False
+    assert not actions.only_background.isChecked()
+    layer = window.current_image().label_layers[0]
+    paint(window, value=5)
+    actions.new_instance.trigger()
+    assert window.tool_state.label_id == layer.next_free_id() == 6
