@@ -1,4 +1,5 @@
-"""`seggui train`: train or fine-tune a U-Net (also under `torchrun -m seggui train`)."""
+"""`seggui train`: train or fine-tune a U-Net (also under `torchrun -m seggui train`), or fine-tune a
+torchvision DeepLabV3 / Mask R-CNN whose weights are present locally."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--project", type=Path, help="a seggui project folder: trains on its reviewed images")
     source.add_argument("--images", type=Path, help="folder of images, or a DSB2018-layout folder")
     source.add_argument("--masks", type=Path, help="folder of instance label images named like the images")
-    parser.add_argument("--base", help="model name or folder to fine-tune (default: train from scratch)")
+    parser.add_argument("--base", help="model name, folder or torchvision .pth to fine-tune: a U-Net, deeplabv3_* or "
+                        "maskrcnn_resnet50_fpn (default: train a U-Net from scratch)")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="number of epochs (default 50)")
     budget.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
@@ -73,8 +75,12 @@ def _printer(mode: str):
             line = (f"training on {event['train_images']} images, validating on {event['val_images']} "
                     f"({event['device']}, {event['parameters']:,} parameters)")
         elif kind == "epoch":
-            line = (f"epoch {event['epoch']}: loss {event['loss']:.4f}  val loss {event['val_loss']:.4f}  "
-                    f"val Dice {event['val_dice']:.3f}  val AP50 {event['val_ap50']:.3f}  eta {event['eta_s']:.0f}s")
+            def number(key, digits):  # Mask R-CNN has no validation loss
+                value = event.get(key)
+                return "n/a" if value is None else f"{value:.{digits}f}"
+
+            line = (f"epoch {event['epoch']}: loss {number('loss', 4)}  val loss {number('val_loss', 4)}  "
+                    f"val Dice {number('val_dice', 3)}  val AP50 {number('val_ap50', 3)}  eta {event['eta_s']:.0f}s")
         elif kind == "done":
             line = f"done: best epoch {event['best_epoch']}, val {event['val']}, written to {event['out']}"
         elif kind == "error":

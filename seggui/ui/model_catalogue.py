@@ -83,9 +83,14 @@ def metrics_text(card: dict) -> str:
         else:
             lines.append(f"Validation AP50 {_number(trained.get('val_ap50'))}, "
                          f"Dice {_number(trained.get('val_dice'))}")
-    heldout = ((card.get("heldout_accuracy") or {}).get("plain") or {}).get("all") or {}
-    if heldout.get("ap50") is not None:
-        lines.append(f"Held-out AP50 {_number(heldout['ap50'])} on {heldout.get('images', '?')} images")
+    heldout = (card.get("heldout_accuracy") or {}).get("plain") or {}
+    groups = [(name, figures) for name, figures in heldout.items()
+              if name != "all" and isinstance(figures, dict) and figures.get("ap50") is not None]
+    if groups:  # per modality: a pooled figure hides that stained images are much harder
+        lines.append("Held-out AP50: " + ", ".join(
+            f"{name} {_number(figures['ap50'])} ({figures.get('images', '?')} images)" for name, figures in groups))
+    elif (heldout.get("all") or {}).get("ap50") is not None:
+        lines.append(f"Held-out AP50 {_number(heldout['all']['ap50'])} on {heldout['all'].get('images', '?')} images")
     training = card.get("training") or {}
     if training.get("images"):
         lines.append(f"Trained on {len(training['images'])} images, {training.get('duration_s', '?')} s")

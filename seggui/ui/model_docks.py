@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 from seggui.ui.model_panel import ModelPanel
 from seggui.ui.training_dock import TrainingDock
@@ -22,10 +23,20 @@ def install_model_docks(window):
     right = Qt.DockWidgetArea.RightDockWidgetArea
     model_panel = ModelPanel(window)
     training_dock = TrainingDock(window)
-    window.add_dock("Model", model_panel, right)
-    window.add_dock("Training", training_dock, right)
+    window.add_dock("Model", _scrollable(model_panel), right)
+    window.add_dock("Training", _scrollable(training_dock), right)
     # A finished training run adds a version: list it (selected) in the Model panel; making a
     # version active changes the Training dock's default base model.
     training_dock.version_added.connect(lambda folder: model_panel.refresh_models(select=folder))
     model_panel.versions_changed.connect(training_dock.refresh_models)
     return model_panel, training_dock
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """On a short laptop screen the dock scrolls instead of squeezing its rows unreadable."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area

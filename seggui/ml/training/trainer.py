@@ -84,6 +84,20 @@ def _load_base(base: str, device):
     return info, state
 
 
+def load_pairs(config: TrainConfig) -> list:
+    """Training pairs from --project or --images/--masks, minus the hash-held-out test set."""
+    if config.project is not None:
+        from seggui.ml.training.project_data import pairs_from_project
+
+        pairs = pairs_from_project(Path(config.project))
+    else:
+        pairs = training_data.find_pairs(config.images, config.masks)
+    kept = [p for p in pairs if not training_data.heldout_by_hash(p.stem, config.holdout_hash_percent)]
+    if not kept:
+        raise TrainingError("every image falls in the held-out test split", config.images)
+    return kept
+
+
 class _Clock:
     """Wall-clock budget that survives --resume (elapsed time is checkpointed)."""
 
@@ -121,6 +135,16 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     torch.manual_seed(config.seed + rank)
     np.random.seed(config.seed)
 
+    if config.base:
+        from seggui.ml.registry import resolve_model
+        from seggui.ml.training.torchvision_data import is_torchvision_kind
+
+        info = resolve_model(config.base)
+        if is_torchvision_kind(info.kind):
+            from seggui.ml.training.torchvision_training import train_torchvision
+
+            return train_torchvision(config, info, emit, should_stop, device, world)
+
     base_info, base_state = (None, None)
     architecture = {
         "in_channels": config.channels,
@@ -138,15 +162,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         params = InstanceParams.from_json(base_info.card.get("postprocess"))
     distance_head = bool(architecture.get("distance_head", False))
 
-    if config.project is not None:
-        from seggui.ml.training.project_data import pairs_from_project
-
-        pairs = pairs_from_project(Path(config.project))
-    else:
-        pairs = training_data.find_pairs(config.images, config.masks)
-    kept = [p for p in pairs if not training_data.heldout_by_hash(p.stem, config.holdout_hash_percent)]
-    if not kept:
-        raise TrainingError("every image falls in the held-out test split", config.images)
+    kept = load_pairs(config)
     samples = [training_data.load_sample(p, architecture["in_channels"], normalization) for p in kept]
     for sample in samples:
         sample.meta.clear()
