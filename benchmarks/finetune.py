@@ -12,6 +12,7 @@ rest for the before/after evaluation.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 import time
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
     args = parser.parse_args()
     pairs = usiigaci_pairs(args.data)
     training, testing = pairs[: args.train_count], pairs[args.train_count :]
@@ -86,7 +88,7 @@ def main() -> None:
                   f"({event['seconds']:.0f} s)", flush=True)
 
     config = TrainConfig(out=out, images=images, masks=masks, base=args.base, minutes=args.minutes,
-                         threads=args.threads, seed=args.seed, learning_rate=5e-4, crops_per_epoch=48,
+                         threads=args.threads, seed=args.seed, learning_rate=args.learning_rate, crops_per_epoch=48,
                          patience=None, batch_size=8)
     start = time.perf_counter()
     card = train(config, on_event=on_event)
@@ -97,6 +99,11 @@ def main() -> None:
     print(f"fine-tuning: {minutes:.1f} min wall-clock incl. validation and threshold tuning, "
           f"{crops} crops of 256x256 = {crops / (minutes * 60):.2f} crops/s, model in {out}")
     print(f"summary: before {before['ap50']:.3f} -> after {after['ap50']:.3f} AP@0.5 on {len(testing)} images")
+    print(json.dumps({"benchmark": "finetune_usiigaci", "train_images": len(training), "test_images": len(testing),
+                      "ap50_before": round(before["ap50"], 3), "ap50_after": round(after["ap50"], 3),
+                      "mean_image_ap50_after": round(after["mean_image_ap50"], 3),
+                      "minutes": round(minutes, 2), "crops_per_s": round(crops / (minutes * 60), 2),
+                      "learning_rate": args.learning_rate}))
 
 
 if __name__ == "__main__":
