@@ -10,12 +10,12 @@ model: it is listed as unavailable with the reason.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from seggui.core.errors import ModelError, SegguiError
+from seggui.core.paths import user_data_dir
 from seggui.ml.cards import read_card
 
 RESOURCE_MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"
@@ -45,15 +45,7 @@ class ModelInfo:
 
 def user_models_dir() -> Path:
     configured = os.environ.get("SEGGUI_MODELS_DIR")
-    if configured:
-        return Path(configured)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "seggui" / "models"
+    return Path(configured) if configured else user_data_dir() / "models"
 
 
 def torchvision_cache_dir() -> Path:

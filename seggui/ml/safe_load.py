@@ -7,13 +7,12 @@ failure becomes a ModelError naming the file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from seggui.core.atomic import atomic_open
 from seggui.core.errors import ModelError
 
 
@@ -51,37 +50,16 @@ def state_dict_from(loaded: Any, path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """Write to a temporary file in the same folder, then rename: a crash or SIGTERM mid-save
-    leaves the previous file intact rather than a truncated one."""
+    """Temporary file in the same folder, fsync, rename: a crash or SIGTERM mid-save leaves
+    the previous file intact rather than a truncated one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(obj, temporary)
-        # mkstemp makes the file private (0600); model files are meant to be shared/read.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path) as handle:
+        torch.save(obj, handle)
 
 
 def atomic_write_text(text: str, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    with atomic_open(path) as handle:
+        handle.write(text.encode("utf-8"))

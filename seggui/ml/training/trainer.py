@@ -40,19 +40,14 @@ EventCallback = Callable[[Event], None]
 
 
 def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("--device cuda requested but no CUDA GPU is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise TrainingError("--device mps requested but Apple MPS is not available")
-    if name not in ("cpu", "cuda", "mps"):
-        raise TrainingError(f"unknown device {name!r} (use auto, cpu, cuda or mps)")
-    return torch.device(name)
+    """The inference rule for choosing a device, reported as a training error."""
+    from seggui.core.errors import ModelError
+    from seggui.ml.inference import pick_device as inference_device
+
+    try:
+        return inference_device(name)
+    except ModelError as error:
+        raise TrainingError(error.message) from None
 
 
 def segmentation_loss(logits, classes, distance, class_weights, distance_head: bool):
