@@ -40,8 +40,8 @@ def usiigaci_pairs(root: Path) -> list[tuple[str, Path, Path]]:
     return pairs
 
 
-def evaluate(model, pairs) -> dict:
-    predictor = load_model(model, "cpu")
+def evaluate(model, pairs, device: str = "cpu") -> dict:
+    predictor = load_model(model, device)
     matches = []
     for _, image, mask in pairs:
         prediction = predictor.predict(read_image(image).array, PredictOptions())
@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     args = parser.parse_args()
     pairs = usiigaci_pairs(args.data)
     training, testing = pairs[: args.train_count], pairs[args.train_count :]
@@ -76,7 +77,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    before = evaluate(args.base, testing)
+    before = evaluate(args.base, testing, args.device)
     print(f"before: AP50 {before['ap50']:.3f} (mean per image {before['mean_image_ap50']:.3f}), "
           f"evaluation {time.perf_counter() - start:.0f} s")
     steps = []
@@ -88,13 +89,14 @@ def main() -> None:
                   f"({event['seconds']:.0f} s)", flush=True)
 
     config = TrainConfig(out=out, images=images, masks=masks, base=args.base, minutes=args.minutes,
-                         threads=args.threads, seed=args.seed, learning_rate=args.learning_rate, crops_per_epoch=48,
+                         threads=args.threads, seed=args.seed, device=args.device,
+                         learning_rate=args.learning_rate, crops_per_epoch=48,
                          patience=None, batch_size=8)
     start = time.perf_counter()
     card = train(config, on_event=on_event)
     minutes = (time.perf_counter() - start) / 60
     crops = len(card["training"]["history"]) * 48
-    after = evaluate(out, testing)
+    after = evaluate(out, testing, args.device)
     print(f"after:  AP50 {after['ap50']:.3f} (mean per image {after['mean_image_ap50']:.3f})")
     print(f"fine-tuning: {minutes:.1f} min wall-clock incl. validation and threshold tuning, "
           f"{crops} crops of 256x256 = {crops / (minutes * 60):.2f} crops/s, model in {out}")
@@ -103,7 +105,7 @@ def main() -> None:
                       "ap50_before": round(before["ap50"], 3), "ap50_after": round(after["ap50"], 3),
                       "mean_image_ap50_after": round(after["mean_image_ap50"], 3),
                       "minutes": round(minutes, 2), "crops_per_s": round(crops / (minutes * 60), 2),
-                      "learning_rate": args.learning_rate}))
+                      "learning_rate": args.learning_rate, "device": args.device}))
 
 
 if __name__ == "__main__":
