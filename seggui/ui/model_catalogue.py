@@ -138,3 +138,42 @@ def version_label(version: records.ModelVersion) -> str:
     metrics = metrics_text(version.card).split("<br>")[0] or "no validation metrics"
     marker = "● active  " if version.active else ""
     return f"{marker}{version.name}  ({created})\n{html.unescape(metrics)}"
+
+
+def import_model_folder(project, folder: str | Path) -> records.ModelVersion:
+    """Bring a model trained elsewhere (a GPU server, a cluster) into the project as a version.
+
+    The card is validated and the weights are loaded safely before anything is copied; only
+    weights.pt and card.json are copied (not the large training checkpoint), into a staging
+    folder renamed into place, so a failure leaves the project's models folder unchanged.
+    """
+    import os
+    import shutil
+
+    from seggui.core.errors import ModelError
+    from seggui.ml.registry import CARD_NAME, WEIGHTS_NAME, load_model
+
+    folder = Path(folder)
+    info = model_from_folder(folder, "file")
+    if not info.available:
+        raise ModelError(f"not a usable model folder: {info.unavailable_reason}", folder)
+    load_model(folder, device="cpu")  # refuses corrupt or unsafe weights before they are copied
+    models = project.folder / MODELS_FOLDER
+    models.mkdir(exist_ok=True)
+    taken = {v.name for v in project_versions(project)} | {p.name for p in models.iterdir()}
+    base_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in (info.name or folder.name)) or "model"
+    name, number = base_name, 2
+    while name in taken:
+        name, number = f"{base_name}-{number}", number + 1
+    staging = models / f".{name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for file_name in (CARD_NAME, WEIGHTS_NAME):
+            if (folder / file_name).is_file():
+                shutil.copy2(folder / file_name, staging / file_name)
+        os.replace(staging, models / name)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ModelError(f"could not copy the model into the project ({error})", folder) from error
+    return records.add_model_version(project.connection, name, f"{MODELS_FOLDER}/{name}", info.card)

@@ -151,6 +151,11 @@ class ModelPanel(QWidget):
         row.addWidget(self.activate_button)
         row.addWidget(self.deactivate_button)
         versions_layout.addLayout(row)
+        self.add_version_button = QPushButton("Add model folder…", versions)
+        self.add_version_button.setToolTip("Add a model trained elsewhere (a folder with weights.pt and "
+                                           "card.json, e.g. from `seggui train` on a GPU server)")
+        self.add_version_button.clicked.connect(lambda: self.add_model_folder())
+        versions_layout.addWidget(self.add_version_button)
         layout.addWidget(versions)
         layout.addStretch(1)
         self._show_idle()
@@ -232,6 +237,28 @@ class ModelPanel(QWidget):
         if active is None:  # back to the default model
             self.model_combo.setCurrentIndex(self._models.index(catalogue.default_model(self._models, None)))
         self.versions_changed.emit()
+
+    def add_model_folder(self, folder: str | None = None) -> bool:
+        """Models > Add: copy a trained model folder into the project as a new version."""
+        if self.project is None:
+            return False
+        if folder is None:
+            from PySide6.QtWidgets import QFileDialog
+
+            folder = QFileDialog.getExistingDirectory(self, "Add a trained model folder")
+            if not folder:
+                return False
+        from seggui.core.errors import SegguiError
+        from seggui.ui.dialogs import show_error
+
+        try:
+            version = catalogue.import_model_folder(self.project, folder)
+        except SegguiError as error:
+            show_error(self, "Cannot add this model", error)
+            return False
+        self.refresh_models(select=catalogue.model_reference(catalogue.version_info(version, self.project)))
+        self.versions_changed.emit()
+        return True
 
     # -- document and image ----------------------------------------------------------
     def _on_document_changed(self, document) -> None:
@@ -339,6 +366,10 @@ class ModelPanel(QWidget):
 
     def _on_done(self, outcome: str, message: str) -> None:
         self._job = None
+        if self._cancel_requested and outcome == "done":
+            # The worker finished before it saw the cancel; its queued results were dropped,
+            # so for the user the run was cancelled.
+            outcome = "cancelled"
         failures = self._batch_failures
         if self._batch:
             summary = f"Pre-segmented {self._batch_applied} image(s)"
@@ -415,6 +446,7 @@ class ModelPanel(QWidget):
         has_proposal = self._proposal is not None
         self.accept_button.setEnabled(has_proposal and not running)
         self.discard_button.setEnabled(has_proposal)
+        self.add_version_button.setEnabled(self.project is not None)
         has_project = self.project is not None
         self.activate_button.setEnabled(has_project and self.versions_list.currentItem() is not None)
         self.deactivate_button.setEnabled(has_project and catalogue.active_version(self.project) is not None)

@@ -188,3 +188,27 @@ def test_a_version_worse_than_its_base_is_flagged():
     assert regression_warning(better) == ""
     assert regression_warning(tie_worse_dice) != ""
     assert regression_warning({}) == ""
+
+
+def test_add_model_folder_trained_elsewhere_becomes_a_version(setup, tmp_path, monkeypatch):
+    from seggui.ml.registry import RESOURCE_MODELS
+
+    window, panel = setup
+    assert panel.add_model_folder(str(RESOURCE_MODELS / "nuclei"))
+    (version,) = records.model_versions(window.project.connection)
+    copied = window.project.folder / version.path
+    assert sorted(p.name for p in copied.iterdir()) == ["card.json", "weights.pt"]
+    assert panel.versions_list.count() == 1 and panel.selected_model().source == "project"
+    assert panel.add_model_folder(str(RESOURCE_MODELS / "nuclei"))  # a second copy gets its own name
+    names = [v.name for v in records.model_versions(window.project.connection)]
+    assert len(set(names)) == 2
+
+    shown = []
+    monkeypatch.setattr("seggui.ui.dialogs.show_error", lambda parent, title, error, *a: shown.append(str(error)))
+    broken = tmp_path / "broken_model"
+    broken.mkdir()
+    (broken / "card.json").write_text("{not json")
+    before = sorted(p.name for p in (window.project.folder / "models").iterdir())
+    assert not panel.add_model_folder(str(broken))
+    assert shown and "broken_model" in shown[0]
+    assert sorted(p.name for p in (window.project.folder / "models").iterdir()) == before
