@@ -177,3 +177,37 @@ def import_model_folder(project, folder: str | Path) -> records.ModelVersion:
         shutil.rmtree(staging, ignore_errors=True)
         raise ModelError(f"could not copy the model into the project ({error})", folder) from error
     return records.add_model_version(project.connection, name, f"{MODELS_FOLDER}/{name}", info.card)
+
+
+def install_torchvision_weights(kind: str, file: str | Path) -> Path:
+    """Put a pretrained torchvision file the user chose where torchvision's cache expects it.
+
+    The file is loaded safely (no pickled code) and must fit the architecture before it is
+    copied, atomically, under the file name torchvision itself would download.
+    """
+    import shutil
+
+    import torch
+
+    from seggui.core.atomic import atomic_open
+    from seggui.core.errors import ModelError
+    from seggui.ml.registry import torchvision_cache_dir
+    from seggui.ml.safe_load import load_weights, state_dict_from
+    from seggui.ml.torchvision_models import TORCHVISION_MODELS, card_for, load
+
+    if kind not in TORCHVISION_MODELS:
+        raise ModelError(f"{kind} does not take a torchvision weights file", file)
+    file = Path(file)
+    state = state_dict_from(load_weights(file), file)
+    try:
+        load(kind, card_for(kind), state, file, torch.device("cpu"))
+    except ModelError:
+        raise
+    except Exception as error:  # a state dict of another architecture
+        raise ModelError(f"these weights do not fit {kind} ({str(error).splitlines()[0]})", file) from None
+    cache = torchvision_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / TORCHVISION_MODELS[kind][0]
+    with open(file, "rb") as source, atomic_open(target) as destination:
+        shutil.copyfileobj(source, destination)
+    return target

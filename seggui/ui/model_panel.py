@@ -72,6 +72,10 @@ class ModelPanel(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.details)
+        self.weights_button = QPushButton("Choose weights file…", self)
+        self.weights_button.setToolTip("Use a pretrained torchvision file you already have (seggui never downloads)")
+        self.weights_button.clicked.connect(lambda: self.choose_weights_file())
+        layout.addWidget(self.weights_button)
 
         options = QGroupBox("Options", self)
         form = QFormLayout(options)
@@ -237,6 +241,28 @@ class ModelPanel(QWidget):
         if active is None:  # back to the default model
             self.model_combo.setCurrentIndex(self._models.index(catalogue.default_model(self._models, None)))
         self.versions_changed.emit()
+
+    def choose_weights_file(self, file: str | None = None) -> bool:
+        """For an unavailable torchvision model: install a local pretrained file for it."""
+        info = self.selected_model()
+        if info is None:
+            return False
+        if file is None:
+            from PySide6.QtWidgets import QFileDialog
+
+            file, _ = QFileDialog.getOpenFileName(self, f"Weights for {info.name}", "", "PyTorch weights (*.pth *.pt)")
+            if not file:
+                return False
+        from seggui.core.errors import SegguiError
+        from seggui.ui.dialogs import show_error
+
+        try:
+            catalogue.install_torchvision_weights(info.kind, file)
+        except SegguiError as error:
+            show_error(self, "Cannot use this weights file", error)
+            return False
+        self.refresh_models(select=info.name)
+        return True
 
     def add_model_folder(self, folder: str | None = None) -> bool:
         """Models > Add: copy a trained model folder into the project as a new version."""
@@ -447,6 +473,7 @@ class ModelPanel(QWidget):
         self.accept_button.setEnabled(has_proposal and not running)
         self.discard_button.setEnabled(has_proposal)
         self.add_version_button.setEnabled(self.project is not None)
+        self.weights_button.setVisible(info is not None and not info.available and info.source == "torchvision-cache")
         has_project = self.project is not None
         self.activate_button.setEnabled(has_project and self.versions_list.currentItem() is not None)
         self.deactivate_button.setEnabled(has_project and catalogue.active_version(self.project) is not None)

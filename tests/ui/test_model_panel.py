@@ -212,3 +212,28 @@ def test_add_model_folder_trained_elsewhere_becomes_a_version(setup, tmp_path, m
     assert not panel.add_model_folder(str(broken))
     assert shown and "broken_model" in shown[0]
     assert sorted(p.name for p in (window.project.folder / "models").iterdir()) == before
+
+
+def test_choose_weights_file_makes_an_unavailable_torchvision_model_usable(setup, tmp_path, monkeypatch):
+    import torch
+
+    from seggui.ml.torchvision_models import TORCHVISION_MODELS, build
+
+    window, panel = setup
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "torch" / "hub"))
+    panel.refresh_models()
+    select(panel, "deeplabv3_mobilenet_v3_large")
+    assert not panel.selected_model().available and panel.weights_button.isVisibleTo(panel)
+    shown = []
+    monkeypatch.setattr("seggui.ui.dialogs.show_error", lambda parent, title, error, *a: shown.append(str(error)))
+    wrong = tmp_path / "not_deeplab.pth"
+    torch.save({"weight": torch.zeros(3)}, wrong)
+    assert not panel.choose_weights_file(str(wrong))  # does not fit the architecture: refused
+    assert shown and "not_deeplab.pth" in shown[0]
+    local = tmp_path / "downloaded_by_a_colleague.pth"
+    torch.manual_seed(0)
+    torch.save(build("deeplabv3_mobilenet_v3_large", 21, aux_loss=True).state_dict(), local)
+    assert panel.choose_weights_file(str(local))
+    assert (tmp_path / "torch/hub/checkpoints" / TORCHVISION_MODELS["deeplabv3_mobilenet_v3_large"][0]).is_file()
+    assert panel.selected_model().name == "deeplabv3_mobilenet_v3_large" and panel.selected_model().available
+    assert not panel.weights_button.isVisibleTo(panel)
