@@ -23,6 +23,7 @@ from seggui.ml.torchvision_models import card_for
 from seggui.ml.training import data as training_data
 from seggui.ml.training import torchvision_data as tvd
 from seggui.ml.training.config import TrainConfig
+from seggui.ml.training.progress import report_epoch
 
 DEFAULT_EPOCHS = 50
 
@@ -188,14 +189,11 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
             "elapsed_s": clock.elapsed, "history": history, "architecture": architecture,
             "torch_rng": torch.get_rng_state(),
         }, checkpoint_path)
-        if epochs_limit:
-            eta = (epochs_limit - epoch) * (clock.elapsed - elapsed_before) / max(1, epoch - start_epoch)
-        else:
-            eta = max(0.0, budget_s - clock.elapsed)
-        emit({"event": "epoch", **{k: v for k, v in record.items() if k != "base_metrics"}, "eta_s": round(eta, 1)})
-        emit({"event": "checkpoint", "epoch": epoch, "path": str(checkpoint_path), "best_epoch": best_epoch,
-              "best_val_ap50": best_ap, "improved": improved})
-        if stopped is None and config.patience and epoch - best_epoch >= config.patience:
+        due = report_epoch(emit, record, epoch=epoch, start_epoch=start_epoch, epochs_limit=epochs_limit,
+                           elapsed=clock.elapsed, elapsed_before=elapsed_before, budget_s=budget_s,
+                           checkpoint_path=checkpoint_path, best_epoch=best_epoch, best_ap=best_ap,
+                           improved=improved, patience=config.patience)
+        if stopped is None and due:
             stopped = "early stopping"
 
     if not (out / WEIGHTS_NAME).is_file():

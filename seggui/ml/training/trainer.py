@@ -26,6 +26,7 @@ from seggui.ml.safe_load import atomic_save, load_weights
 from seggui.ml.training import data as training_data
 from seggui.ml.training import distributed
 from seggui.ml.training.config import TrainConfig
+from seggui.ml.training.progress import report_epoch
 from seggui.ml.training.validation import forward_whole, score_maps, split_outputs, tune_thresholds
 from seggui.ml.unet import UNet, parameter_count
 
@@ -305,14 +306,11 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
                 "elapsed_s": clock.elapsed, "history": history, "architecture": architecture,
                 "torch_rng": torch.get_rng_state(),
             }, checkpoint_path)
-        if epochs_limit:
-            eta = (epochs_limit - epoch) * (clock.elapsed - elapsed_before) / max(1, epoch - start_epoch)
-        else:
-            eta = max(0.0, budget_s - clock.elapsed)
-        emit({"event": "epoch", **{k: v for k, v in record.items() if k != "base_metrics"}, "eta_s": round(eta, 1)})
-        emit({"event": "checkpoint", "epoch": epoch, "path": str(checkpoint_path), "best_epoch": best_epoch,
-              "best_val_ap50": best_ap, "improved": improved})
-        if stopped is None and config.patience and epoch - best_epoch >= config.patience:
+        due = report_epoch(emit, record, epoch=epoch, start_epoch=start_epoch, epochs_limit=epochs_limit,
+                           elapsed=clock.elapsed, elapsed_before=elapsed_before, budget_s=budget_s,
+                           checkpoint_path=checkpoint_path, best_epoch=best_epoch, best_ap=best_ap,
+                           improved=improved, patience=config.patience)
+        if stopped is None and due:
             stopped = "early stopping"
 
     if rank == 0 and not (out / WEIGHTS_NAME).is_file():
