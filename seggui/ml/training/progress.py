@@ -15,3 +15,29 @@ def report_epoch(emit, record: dict, *, epoch: int, start_epoch: int, epochs_lim
     emit({"event": "checkpoint", "epoch": epoch, "path": str(checkpoint_path), "best_epoch": best_epoch,
           "best_val_ap50": best_ap, "improved": improved})
     return bool(patience) and epoch - best_epoch >= patience
+
+
+def resume_from(checkpoint_path, config, device, model, optimizer, expected: dict) -> tuple:
+    """Restore a run from its checkpoint when --resume asks for it.
+
+    `expected` holds entries the checkpoint must match (architecture, and kind for
+    torchvision models). Returns (start_epoch, step, best_ap, best_epoch, elapsed_before,
+    history); a fresh run's values when not resuming.
+    """
+    import torch
+
+    from seggui.core.errors import TrainingError
+    from seggui.ml.safe_load import load_weights
+
+    if not config.resume:
+        return 0, 0, -1.0, -1, 0.0, []
+    if not checkpoint_path.is_file():
+        raise TrainingError("--resume given but there is no checkpoint to resume from", checkpoint_path)
+    checkpoint = load_weights(checkpoint_path, device)
+    if any(checkpoint.get(key) != value for key, value in expected.items()):
+        raise TrainingError("checkpoint architecture differs from this run's; cannot resume", checkpoint_path)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    return (int(checkpoint["epoch"]), int(checkpoint["step"]), float(checkpoint["best_ap"]),
+            int(checkpoint["best_epoch"]), float(checkpoint["elapsed_s"]), list(checkpoint["history"]))

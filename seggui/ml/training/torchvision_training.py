@@ -23,7 +23,7 @@ from seggui.ml.torchvision_models import card_for
 from seggui.ml.training import data as training_data
 from seggui.ml.training import torchvision_data as tvd
 from seggui.ml.training.config import TrainConfig
-from seggui.ml.training.progress import report_epoch
+from seggui.ml.training.progress import report_epoch, resume_from
 
 DEFAULT_EPOCHS = 50
 
@@ -87,22 +87,9 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
     budget_s = config.minutes * 60 if config.minutes else None
     total_steps = epochs_limit * len(loader) if epochs_limit else None
 
-    history: list[dict] = []
-    start_epoch, step, best_ap, best_epoch, elapsed_before = 0, 0, -1.0, -1, 0.0
     checkpoint_path = out / CHECKPOINT_NAME
-    if config.resume and checkpoint_path.is_file():
-        checkpoint = load_weights(checkpoint_path, device)
-        if checkpoint.get("architecture") != architecture or checkpoint.get("kind") != kind:
-            raise TrainingError("checkpoint architecture differs from this run's; cannot resume", checkpoint_path)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch, step = int(checkpoint["epoch"]), int(checkpoint["step"])
-        best_ap, best_epoch = float(checkpoint["best_ap"]), int(checkpoint["best_epoch"])
-        elapsed_before = float(checkpoint["elapsed_s"])
-        history = list(checkpoint["history"])
-        torch.set_rng_state(checkpoint["torch_rng"])
-    elif config.resume:
-        raise TrainingError("--resume given but there is no checkpoint to resume from", checkpoint_path)
+    start_epoch, step, best_ap, best_epoch, elapsed_before, history = resume_from(
+        checkpoint_path, config, device, model, optimizer, {"architecture": architecture, "kind": kind})
     out.mkdir(parents=True, exist_ok=True)
 
     base_metrics = None

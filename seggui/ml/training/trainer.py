@@ -26,7 +26,7 @@ from seggui.ml.safe_load import atomic_save, load_weights
 from seggui.ml.training import data as training_data
 from seggui.ml.training import distributed
 from seggui.ml.training.config import TrainConfig
-from seggui.ml.training.progress import report_epoch
+from seggui.ml.training.progress import report_epoch, resume_from
 from seggui.ml.training.validation import forward_whole, score_maps, split_outputs, tune_thresholds
 from seggui.ml.unet import UNet, parameter_count
 
@@ -191,22 +191,9 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     steps_per_epoch = len(loader)
     total_steps = epochs_limit * steps_per_epoch if epochs_limit else None
 
-    history: list[dict] = []
-    start_epoch, step, best_ap, best_epoch, elapsed_before = 0, 0, -1.0, -1, 0.0
     checkpoint_path = out / CHECKPOINT_NAME
-    if config.resume and checkpoint_path.is_file():
-        checkpoint = load_weights(checkpoint_path, device)
-        if checkpoint.get("architecture") != architecture:
-            raise TrainingError("checkpoint architecture differs from this run's; cannot resume", checkpoint_path)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch, step = int(checkpoint["epoch"]), int(checkpoint["step"])
-        best_ap, best_epoch = float(checkpoint["best_ap"]), int(checkpoint["best_epoch"])
-        elapsed_before = float(checkpoint["elapsed_s"])
-        history = list(checkpoint["history"])
-        torch.set_rng_state(checkpoint["torch_rng"])
-    elif config.resume:
-        raise TrainingError("--resume given but there is no checkpoint to resume from", checkpoint_path)
+    start_epoch, step, best_ap, best_epoch, elapsed_before, history = resume_from(
+        checkpoint_path, config, device, model, optimizer, {"architecture": architecture})
     out.mkdir(parents=True, exist_ok=True) if rank == 0 else None
 
     # Base-vs-new comparison: the starting point scored on the same validation images.
