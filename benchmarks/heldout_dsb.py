@@ -14,7 +14,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from seggui.core.imageio import read_image
 from seggui.ml.dsb import HELDOUT_PERCENT, MODALITIES, heldout_pairs, load_truth, modality

@@ -9,7 +9,6 @@ files and reports events.
 from __future__ import annotations
 
 import math
-import os
 import platform
 import time
 from datetime import datetime, timezone
