@@ -4,7 +4,10 @@ statuses, model versions and jobs. Label pixels live in separate lossless files.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,23 +47,38 @@ CREATE TABLE IF NOT EXISTS jobs (
 
 
 def connect(folder: Path, create: bool = False) -> sqlite3.Connection:
+    """Open (or create) the catalogue of `folder`, checked before anything is written to it.
+
+    See catalogue_check: links, triggers, views and foreign write-ahead logs are refused
+    before SQLite may act on them; every failure is one ProjectError naming the catalogue.
+    """
+    from seggui.core import catalogue_check as check
+
     path = folder / CATALOGUE_NAME
-    if not create and not path.is_file():
-        raise ProjectError("not a seggui project (no catalogue file found)", folder)
+    project_id = None
+    existing = os.path.lexists(path)
+    if existing or not create:
+        check.check_files(path)
+        project_id = check.inspect(path)
+        check.check_pending_log(path, project_id)
     try:
         connection = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
         connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA trusted_schema=OFF")
+        check.bound_queries(connection)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA foreign_keys=ON")
-        if create:
+        if create and not existing:
             connection.executescript(SCHEMA)
             with transaction(connection):
                 connection.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),)
                 )
+                connection.execute("INSERT OR IGNORE INTO meta VALUES ('project_id', ?)", (uuid.uuid4().hex,))
                 connection.execute("INSERT OR REPLACE INTO meta VALUES ('app_version', ?)", (__version__,))
         check_format(connection, path)
+        connection.set_progress_handler(None, 0)  # checked: later queries are seggui's own
         return connection
     except sqlite3.DatabaseError as error:
         raise ProjectError(f"catalogue is damaged or not a SQLite file ({error})", path) from error
@@ -70,12 +88,22 @@ def check_format(connection: sqlite3.Connection, path: Path) -> None:
     row = connection.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
     if row is None:
         raise ProjectError("catalogue has no format version", path)
-    version = int(row["value"])
+    text = str(row["value"])
+    if not text.isdigit():
+        raise ProjectError(f"catalogue's format version is {text!r}, not a number", path)
+    version = int(text)
     if version > FORMAT_VERSION:
         raise ProjectError(
             f"project was written by a newer seggui (format {version}; this version reads {FORMAT_VERSION})",
             path,
         )
+
+
+def stamp_save(connection: sqlite3.Connection) -> None:
+    """Inside a save's transaction: give the project an id (older projects lack one) and touch
+    the meta table, so every write-ahead log of this project names it (see catalogue_check)."""
+    connection.execute("INSERT OR IGNORE INTO meta VALUES ('project_id', ?)", (uuid.uuid4().hex,))
+    connection.execute("INSERT OR REPLACE INTO meta VALUES ('saved', ?)", (repr(time.time()),))
 
 
 class transaction:

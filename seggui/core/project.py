@@ -19,15 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from seggui.core import catalogue as cat
+from seggui.core import catalogue_check
+from seggui.core import project_files
 from seggui.core.annotation import LabelClass, VectorShape
 from seggui.core.atomic import encode_label_image, read_label_image, sha256_file, atomic_write_bytes
-from seggui.core.document import Document, ImageEntry, ImageSource, Layer
+from seggui.core.document import STATUSES, Document, ImageEntry, ImageSource, Layer
 from seggui.core.errors import ImageReadError, ProjectError
 from seggui.core.imageio import image_size, is_image_file, read_image
 from seggui.core.layers import ImageLayer, LabelLayer
+from seggui.core.project_files import MASKS_FOLDER, check_mask_file, mask_path, masks_folder
 from seggui.core.recovery import RecoveryReport, pending_journal_bytes, recovery_report
-
-MASKS_FOLDER = "masks"
+from seggui.core.safe_files import UnsafePathError, check_regular
 # Crash tests set this (seconds) to widen the window between writing mask files and the
 # catalogue commit, so a SIGKILL lands inside a save often enough to prove it is safe.
 PAUSE_BEFORE_COMMIT_VARIABLE = "SEGGUI_TEST_PAUSE_BEFORE_COMMIT"
@@ -101,9 +103,10 @@ class Project:
         if folder.exists() and not folder.is_dir():
             raise ProjectError("exists and is not a folder", folder)
         try:
-            (folder / MASKS_FOLDER).mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ProjectError(f"cannot create the project folder ({error.strerror or error})", folder) from error
+        masks_folder(folder, create=True)
         return cls(folder, cat.connect(folder, create=True))
 
     @classmethod
@@ -111,16 +114,24 @@ class Project:
         folder = Path(folder).resolve()
         if folder.is_file() and folder.name == cat.CATALOGUE_NAME:
             folder = folder.parent
+        if not folder.is_dir():
+            raise ProjectError("no such project folder", folder)
         journal_bytes = pending_journal_bytes(folder)  # must be read before SQLite replays it
         project = cls(folder, cat.connect(folder))
-        document = Document()
-        for row in cat.image_rows(project.connection):
-            document.images.append(project._entry_from_row(row))
-        for row in cat.layer_rows(project.connection):
-            if row["mask_file"]:
-                project._mask_files[row["id"]] = row["mask_file"]
-                project._mask_hashes[row["id"]] = row["mask_sha256"]
-        project.recovery = recovery_report(project, journal_bytes)
+        try:
+            catalogue_check.check_rows(project.connection, folder / cat.CATALOGUE_NAME, STATUSES)
+            masks_folder(folder)  # a linked masks folder is refused before anything reads or cleans it
+            document = Document()
+            for row in cat.image_rows(project.connection):
+                document.images.append(project._entry_from_row(row))
+            for row in cat.layer_rows(project.connection):
+                if row["mask_file"]:
+                    project._mask_files[row["id"]] = row["mask_file"]
+                    project._mask_hashes[row["id"]] = row["mask_sha256"]
+            project.recovery = recovery_report(project, journal_bytes)
+        except BaseException:
+            project.close()
+            raise
         document.mark_clean()
         return project, document
 
@@ -147,9 +158,9 @@ class Project:
     @staticmethod
     def _check_source(source: ImageSource) -> str | None:
         try:
-            stat = source.path.stat()
-        except OSError:
-            return f"image file not found: {source.path}"
+            stat = check_regular(source.path, "image file")
+        except UnsafePathError as error:
+            return f"{error.message}: {source.path}"
         if stat.st_size != source.file_size or stat.st_mtime_ns != source.mtime_ns:
             return f"image file changed since it was added: {source.path}"
         return None
@@ -191,21 +202,25 @@ class Project:
                 f"image is now {image.width}x{image.height}, the project recorded "
                 f"{source.width}x{source.height}: the file was replaced", source.path)
         source.channels, source.dtype = image.channels, str(image.array.dtype)
+        # The hash, not size and time stamp: a file replaced by another of the same size and
+        # mtime would otherwise have someone's labels painted over different pixels.
+        if sha256_file(source.path) != source.sha256:
+            raise ImageReadError("image content changed since it was added to the project "
+                                 "(different pixels); re-add it to annotate it", source.path)
         if entry.problem and entry.problem.startswith("image file changed"):
-            if sha256_file(source.path) == source.sha256:
-                entry.problem = None  # only touched, same content
-            else:
-                raise ImageReadError("image content changed since it was added to the project "
-                                     "(same size, different pixels); re-add it to annotate it",
-                                     source.path)
+            entry.problem = None  # only touched, same content
         rows = cat.layer_rows(self.connection, entry.id)
         layers: list[Layer] = []
         for row in rows:
-            settings = cat.loads(row["settings"], {})
-            if row["kind"] == "image":
-                layers.append(ImageLayer(image.array, row["name"], image.channel_names, row["id"], settings))
-            else:
-                layers.append(self._load_label_layer(row, settings, (source.height, source.width)))
+            try:
+                settings = cat.loads(row["settings"], {})
+                if row["kind"] == "image":
+                    layers.append(ImageLayer(image.array, row["name"], image.channel_names, row["id"], settings))
+                else:
+                    layers.append(self._load_label_layer(row, settings, (source.height, source.width)))
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise ProjectError(f"layer {row['id']!r} of image {entry.name!r} is malformed in the catalogue "
+                                   f"({type(error).__name__}: {error})", self.folder / cat.CATALOGUE_NAME) from None
         if not any(isinstance(layer, ImageLayer) for layer in layers):
             layers.insert(0, ImageLayer(image.array, "image", image.channel_names))
         if not any(isinstance(layer, LabelLayer) for layer in layers):
@@ -213,11 +228,12 @@ class Project:
         return layers
 
     def _load_label_layer(self, row, settings: dict, shape: tuple[int, int]) -> LabelLayer:
-        mask_path = self.folder / MASKS_FOLDER / row["mask_file"]
-        labels = read_label_image(mask_path)
+        path = mask_path(self.folder, row["mask_file"], row["id"])
+        check_mask_file(path)
+        labels = read_label_image(path)
         if labels.shape != shape:
             raise ProjectError(f"label file is {labels.shape[1]}x{labels.shape[0]}, the image is "
-                               f"{shape[1]}x{shape[0]}", mask_path)
+                               f"{shape[1]}x{shape[0]}", path)
         instances = cat.loads(row["instances"], {})
         layer = LabelLayer(
             labels, row["name"],
@@ -289,11 +305,7 @@ class Project:
             self.remove_orphan_masks()
 
     def _write_masks(self, snapshot: SaveSnapshot, new_files: dict[str, str]) -> None:
-        masks = self.folder / MASKS_FOLDER
-        try:
-            masks.mkdir(exist_ok=True)
-        except OSError as error:
-            raise ProjectError(f"cannot create the masks folder ({error.strerror or error})", masks) from error
+        masks = masks_folder(self.folder, create=True)
         for image_id, saves in snapshot.layers_by_image.items():
             for save in saves:
                 if save.labels is None:
@@ -302,7 +314,7 @@ class Project:
                         save.row["mask_sha256"] = self._mask_hashes.get(save.row["id"])
                     continue
                 data, suffix = encode_label_image(save.labels)
-                name = f"{save.row['id']}-{uuid.uuid4().hex[:8]}{suffix}"
+                name = project_files.mask_file_name(save.row["id"], uuid.uuid4().hex[:8], suffix)
                 atomic_write_bytes(masks / name, data)
                 new_files[save.row["id"]] = name
                 save.row["mask_file"] = name
@@ -341,6 +353,10 @@ class Project:
                         connection.execute(
                             f"INSERT INTO layers ({','.join(keys)}) VALUES ({','.join('?' * len(keys))})",
                             tuple(row[k] for k in keys))
+                cat.stamp_save(connection)
+                self._check_stored(snapshot)
+        except ProjectError:
+            raise
         except Exception as error:
             raise ProjectError(f"catalogue could not be updated ({error})", self.folder / cat.CATALOGUE_NAME) from error
         for image_id, saves in snapshot.layers_by_image.items():
@@ -348,6 +364,19 @@ class Project:
                 if save.row["kind"] == "labels":
                     self._mask_files[save.row["id"]] = save.row["mask_file"]
                     self._mask_hashes[save.row["id"]] = save.row["mask_sha256"]
+
+    def _check_stored(self, snapshot: SaveSnapshot) -> None:
+        # Read back, inside the transaction, what the catalogue now names: clean-up deletes
+        # every mask file not named, so a row changed behind our back (another writer, a
+        # trigger) must fail the save rather than have clean-up delete the new labels.
+        for saves in snapshot.layers_by_image.values():
+            for save in saves:
+                row = save.row
+                stored = self.connection.execute("SELECT mask_file FROM layers WHERE id=?", (row["id"],)).fetchone()
+                if stored is None or stored[0] != row["mask_file"]:
+                    raise ProjectError(f"the catalogue did not keep what was saved for layer {row['id']!r} "
+                                       f"(it stores {None if stored is None else stored[0]!r}); nothing was changed",
+                                       self.folder / cat.CATALOGUE_NAME)
 
     def save(self, document: Document) -> None:
         self.write(self.snapshot(document))
@@ -364,12 +393,18 @@ class Project:
         new = Project.create(folder)
         try:
             self.connection.backup(new.connection)
+            masks_folder(new.folder)
             for layer_id, name in self._mask_files.items():
-                source = self.folder / MASKS_FOLDER / name
-                if source.is_file():
-                    shutil.copy2(source, new.folder / MASKS_FOLDER / name)
+                # Both names were checked at open; resolving again costs nothing and keeps a
+                # changed row from copying a file from, or to, anywhere but the masks folders.
+                source = mask_path(self.folder, name, layer_id)
+                if source.is_file() and not source.is_symlink():
+                    shutil.copy2(source, mask_path(new.folder, name, layer_id), follow_symlinks=False)
                     new._mask_files[layer_id] = name
                     new._mask_hashes[layer_id] = self._mask_hashes.get(layer_id)
+        except ProjectError:
+            new.close()
+            raise
         except Exception as error:  # OSError, sqlite3.Error
             new.close()
             raise ProjectError(f"cannot copy the project ({error})", new.folder) from error
@@ -383,11 +418,10 @@ class Project:
         """Delete mask files the catalogue no longer names (left by replaced saves or crashes)."""
         referenced = {row["mask_file"] for row in cat.layer_rows(self.connection) if row["mask_file"]}
         removed = []
-        masks = self.folder / MASKS_FOLDER
-        if not masks.is_dir():
-            return removed
-        for path in masks.iterdir():
-            if path.is_file() and path.name not in referenced:
+        # Only files seggui writes (by name shape, regular files, never links) are candidates:
+        # a colleague's project must not be able to make clean-up delete anything else.
+        for path in project_files.removable_debris(self.folder):
+            if path.name not in referenced:
                 try:
                     path.unlink(missing_ok=True)
                 except OSError:
@@ -403,8 +437,9 @@ class Project:
         for row in cat.layer_rows(self.connection):
             if row["kind"] != "labels":
                 continue
-            path = self.folder / MASKS_FOLDER / (row["mask_file"] or "")
             try:
+                path = mask_path(self.folder, row["mask_file"], row["id"])
+                check_mask_file(path)
                 labels = read_label_image(path)
             except (ImageReadError, ProjectError) as error:
                 problems.append(str(error))

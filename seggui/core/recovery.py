@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING
 
 from seggui.core import catalogue as cat
 from seggui.core import records
+from seggui.core.project_files import is_temporary_mask_name
 
 if TYPE_CHECKING:  # the project module imports this one; avoid the cycle at run time
     from seggui.core.project import Project
-
-MASKS_FOLDER = "masks"
-
 
 @dataclass
 class RecoveryReport:
@@ -84,11 +82,6 @@ def pending_journal_bytes(folder: str | Path) -> int:
         return 0
 
 
-def is_temporary_file(name: str) -> bool:
-    # atomic_open names its temporary files ".<target>.<random>.tmp".
-    return name.startswith(".") and name.endswith(".tmp")
-
-
 def recovery_report(project: "Project", journal_bytes: int = 0) -> RecoveryReport:
     """Clear crash debris from an opened project and describe what was done.
 
@@ -102,7 +95,7 @@ def recovery_report(project: "Project", journal_bytes: int = 0) -> RecoveryRepor
         report.problems.append(f"leftover mask files could not be removed ({error})")
         removed = []
     for name in removed:
-        if is_temporary_file(name):
+        if is_temporary_mask_name(name):
             report.temporary_files_removed.append(name)
         else:
             report.orphan_masks_removed.append(name)

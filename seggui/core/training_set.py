@@ -11,7 +11,10 @@ from pathlib import Path
 
 from seggui.core import catalogue as cat
 from seggui.core.errors import ProjectError, TrainingError
-from seggui.core.project import MASKS_FOLDER
+from seggui.core.catalogue_check import check_rows
+from seggui.core.document import STATUSES
+from seggui.core.project_files import check_mask_file, mask_path
+from seggui.core.safe_files import UnsafePathError, check_regular
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,13 @@ def reviewed_samples(project_folder: str | Path) -> list[TrainingSample]:
     folder = Path(project_folder).resolve()
     connection = cat.connect(folder)
     try:
+        check_rows(connection, folder / cat.CATALOGUE_NAME, STATUSES)
         images = connection.execute(
             "SELECT * FROM images WHERE status='reviewed' ORDER BY position").fetchall()
         samples = []
         for row in images:
             layer = connection.execute(
-                "SELECT mask_file FROM layers WHERE image_id=? AND kind='labels' ORDER BY position LIMIT 1",
+                "SELECT id, mask_file FROM layers WHERE image_id=? AND kind='labels' ORDER BY position LIMIT 1",
                 (row["id"],)).fetchone()
             if layer is None or not layer["mask_file"]:
                 raise TrainingError(f"reviewed image {row['name']} has no saved labels; save the project first",
@@ -45,10 +49,13 @@ def reviewed_samples(project_folder: str | Path) -> list[TrainingSample]:
             path = Path(row["path_absolute"])
             if row["path_relative"] and (folder / row["path_relative"]).exists():
                 path = (folder / row["path_relative"]).resolve()
-            if not path.is_file():
-                raise TrainingError(f"image of reviewed entry {row['name']} not found", path)
-            samples.append(TrainingSample(row["name"], path, row["page"],
-                                          folder / MASKS_FOLDER / layer["mask_file"], row["sha256"]))
+            try:
+                check_regular(path, f"image of reviewed entry {row['name']}")
+            except UnsafePathError as error:
+                raise TrainingError(error.message, path) from None
+            labels = mask_path(folder, layer["mask_file"], layer["id"])  # inside masks/, never a link
+            check_mask_file(labels)
+            samples.append(TrainingSample(row["name"], path, row["page"], labels, row["sha256"]))
         return samples
     except ProjectError:
         raise

@@ -79,17 +79,18 @@ def test_open_after_crash_says_what_it_recovered(tmp_path):
     job = records.start_job(project.connection, "training", ["train"])
     masks = project.folder / MASKS_FOLDER
     (masks / "deadbeef-12345678.png").write_bytes(b"written by a save that never committed")
-    (masks / ".x.png.abc123.tmp").write_bytes(b"half an atomic write")
+    (masks / ".deadbeef-0badf00d.png.abc123.tmp").write_bytes(b"half an atomic write")
+    (masks / "notes.txt").write_bytes(b"a file seggui did not write: never deleted")
     # No close(): like a kill, the write-ahead log is left for the next open to replay.
     reopened, reopened_document = Project.open(tmp_path / "project")
     report = reopened.recovery
     assert report.orphan_masks_removed == ["deadbeef-12345678.png"]
-    assert report.temporary_files_removed == [".x.png.abc123.tmp"]
+    assert report.temporary_files_removed == [".deadbeef-0badf00d.png.abc123.tmp"]
     assert report.interrupted_jobs == [job]
     assert report.journal_replayed
     sentence = report.sentence()
     assert "not closed normally" in sentence and "2 files" in sentence and "1 job" in sentence
-    assert sorted(p.name for p in masks.iterdir()) == sorted(project._mask_files.values())
+    assert sorted(p.name for p in masks.iterdir()) == sorted([*project._mask_files.values(), "notes.txt"])
     assert [j.status for j in records.jobs(reopened.connection)] == ["failed"]
     assert reopened_document.images[0].label_layers[0].data.max() == 1
     assert not reopened.integrity_problems()
