@@ -41,9 +41,8 @@ def is_temporary_mask_name(name: str) -> bool:
     return bool(match) and is_seggui_mask_name(match.group("target"))
 
 
-def masks_folder(project_folder: Path, create: bool = False) -> Path:
-    """The project's masks folder, refused when it is a symlink or not a folder."""
-    folder = Path(project_folder) / MASKS_FOLDER
+def _own_folder(project_folder: Path, name: str, create: bool) -> Path:
+    folder = Path(project_folder) / name
     try:
         status = os.lstat(folder)
     except FileNotFoundError:
@@ -51,17 +50,26 @@ def masks_folder(project_folder: Path, create: bool = False) -> Path:
             try:
                 folder.mkdir()
             except OSError as error:
-                raise ProjectError(f"cannot create the masks folder ({error.strerror or error})", folder) from error
+                raise ProjectError(f"cannot create the {name} folder ({error.strerror or error})", folder) from error
         return folder
     except OSError as error:
-        raise ProjectError(f"the masks folder cannot be read ({error.strerror or error})", folder) from None
+        raise ProjectError(f"the {name} folder cannot be read ({error.strerror or error})", folder) from None
     if stat.S_ISLNK(status.st_mode):
-        raise ProjectError(f"the masks folder is a symbolic link to {os.path.realpath(folder)}; a project's "
-                           "label files must be inside its own folder (replace the link by a real folder)",
-                           folder)
+        raise ProjectError(f"the {name} folder is a symbolic link to {os.path.realpath(folder)}; a project's "
+                           f"files must be inside its own folder (replace the link by a real folder)", folder)
     if not stat.S_ISDIR(status.st_mode):
-        raise ProjectError("'masks' is not a folder", folder)
+        raise ProjectError(f"{name!r} is not a folder", folder)
     return folder
+
+
+def masks_folder(project_folder: Path, create: bool = False) -> Path:
+    """The project's masks folder, refused when it is a symlink or not a folder."""
+    return _own_folder(project_folder, MASKS_FOLDER, create)
+
+
+def models_folder(project_folder: Path, create: bool = False) -> Path:
+    """The project's fine-tuned versions folder, refused when it is a symlink or not a folder."""
+    return _own_folder(project_folder, MODELS_FOLDER, create)
 
 
 def mask_path(project_folder: Path, mask_file: object, layer_id: object = None) -> Path:
