@@ -28,6 +28,7 @@ BENCHMARKS = [
     ("canvas_latency.py", [], False),
     ("canvas_latency.py", ["--size", "16384"], False),
     ("formats.py", [], False),
+    ("polygon_exactness.py", [], False),
     ("inference.py", [], False),
     ("reliability.py", [], False),
     ("heldout_dsb.py", [], True),

@@ -318,7 +318,7 @@ def image_annotations(image: ImageAnnotation, image_id: int, first_id: int, poly
             crop = image.labels[rows, cols] == instance
             area = int(np.count_nonzero(crop))
             segmentation = [
-                (ring + [cols.start, rows.start]).ravel().tolist() for ring in rasterize.mask_polygons(crop, 0.5)
+                (ring + [cols.start, rows.start]).ravel().tolist() for ring in rasterize.pixel_edge_polygons(crop)
             ]
         else:
             instance_counts = counts[instance]

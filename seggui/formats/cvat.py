@@ -379,7 +379,7 @@ def cvat_document(dataset: Dataset, polygons: bool = False) -> str:
                       f'occluded="{1 if info.get("occluded") else 0}" z_order="0"')
             body = _attribute_lines(info.get("attributes"))
             if polygons:
-                for ring in rasterize.mask_polygons(mask, 0.5):
+                for ring in rasterize.pixel_edge_polygons(mask):
                     ring = ring + [cols.start, rows.start]
                     lines.append(f"    <polygon {common} points=\"{_format_points(ring)}\">{body}</polygon>")
             else:

@@ -292,3 +292,49 @@ def mask_polygons(mask: np.ndarray, offset: float, holes: bool = True) -> list[n
         ring = polygon_with_holes(exterior, inner) if holes else exterior
         rings.append(ring + offset)
     return rings
+
+
+def pixel_edge_polygons(mask: np.ndarray, holes: bool = True) -> list[np.ndarray]:
+    """Polygons (N, 2) in pixel-corner coordinates (COCO, CVAT) along the mask's outer edges.
+
+    Tracing pixel centres (as `mask_contours` does) puts the outline half a pixel inside the
+    cell, and pycocotools or datumaro, which fill pixels whose centres lie inside, then lose
+    its whole border row. Marching squares at level 0.5 runs between the centres of inside
+    and outside pixels instead: every inside centre is inside the polygon and every outside
+    centre outside, so COCO's own rasteriser gives back the mask exactly. Touching diagonal
+    pixels stay one part (`fully_connected='high'`); holes are joined to the ring around
+    them by a zero-width cut, since COCO and CVAT polygons have no holes of their own.
+    """
+    from skimage import measure
+
+    padded = np.pad(np.asarray(mask, dtype=np.uint8), 1)
+    rings = []
+    for contour in measure.find_contours(padded, 0.5, fully_connected="high", positive_orientation="high"):
+        points = _without_collinear(contour[:-1])  # find_contours repeats the first point at the end
+        if len(points) >= 3:
+            rings.append(points[:, ::-1] - 0.5)  # (row, col) of the padded array -> x, y of pixel corners
+    # With y pointing down, rings around high values come out with negative signed area.
+    exteriors = [ring for ring in rings if _signed_area(ring) < 0]
+    inner = [ring for ring in rings if _signed_area(ring) >= 0]
+    if not holes or not inner:
+        return exteriors
+    owners: dict[int, list[np.ndarray]] = {index: [] for index in range(len(exteriors))}
+    for hole in inner:
+        around = [index for index, ring in enumerate(exteriors)
+                  if measure.points_in_poly(hole[:1], ring)[0]]
+        if around:  # the smallest ring that encloses it (a cell inside another's hole has its own)
+            owners[min(around, key=lambda index: abs(_signed_area(exteriors[index])))].append(hole)
+    return [polygon_with_holes(ring, owners[index]) for index, ring in enumerate(exteriors)]
+
+
+def _without_collinear(points: np.ndarray) -> np.ndarray:
+    before = points - np.roll(points, 1, axis=0)
+    after = np.roll(points, -1, axis=0) - points
+    turn = before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0]
+    return points[np.abs(turn) > 1e-9]
+
+
+def _signed_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
