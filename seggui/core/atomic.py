@@ -12,6 +12,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from seggui.core.errors import ImageReadError, ProjectError
+from seggui.core.safe_files import UnsafePathError, open_regular
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -84,8 +85,13 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def sha256_file(path: str | Path, chunk_size: int = 4 * 1024 * 1024) -> str:
+    """Content hash of an image file; a FIFO or device is refused, not waited on forever."""
+    try:
+        handle = open_regular(path, "file")
+    except UnsafePathError as error:
+        raise ImageReadError(error.message, path) from None
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with handle:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()

@@ -1,23 +1,41 @@
 """Read raw image pixels (never reduced: 16-bit stays 16-bit) with bounded memory.
 
 The file's type is decided by its first bytes, not its extension, so that a text file
-named .png gives a clear error rather than a decoder crash. Sizes are checked against a
-pixel limit from the header before anything is decoded.
+named .png gives a clear error rather than a decoder crash. Only regular files are opened
+(a FIFO would block the reader forever), the decoded size (pixels, channels and bit depth)
+is checked against limits from the header before anything is decoded, and no more of the
+file is read than its image needs (see seggui.core.image_limits).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
 from seggui.core.errors import ImageReadError
+from seggui.core.image_limits import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    HEADER_BYTES,
+    ImageHeader,
+    PngProblem,
+    check_limits,
+    pillow_header,
+    png_chunk_problem,
+    png_extent,
+    png_header,
+    read_budget,
+    tiff_stored_bytes,
+)
+from seggui.core.safe_files import UnsafePathError, open_regular
 
-# 16384 x 16384 = 268 M pixels: well beyond any slide tile we open whole, well below 24 GiB.
-DEFAULT_MAX_PIXELS = int(os.environ.get("SEGGUI_MAX_PIXELS", 16384 * 16384))
+__all__ = ["DEFAULT_MAX_IMAGE_BYTES", "DEFAULT_MAX_PIXELS", "ImageData", "image_size", "is_image_file",
+           "png_chunk_problem", "read_image", "sniff_kind"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -61,124 +79,134 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def sniff_kind(path: Path) -> str:
-    """Return the image kind from the file's magic bytes, or raise a clear error."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(16)
-    except FileNotFoundError:
-        raise ImageReadError("file not found", path) from None
-    except IsADirectoryError:
-        raise ImageReadError("is a folder, not an image file", path) from None
-    except OSError as error:
-        raise ImageReadError(f"cannot be read ({error.strerror or error})", path) from None
-    if not head:
-        raise ImageReadError("file is empty", path)
+def kind_from_magic(head: bytes) -> str | None:
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
-    raise ImageReadError(
-        f"not a PNG, JPEG, BMP or TIFF image (starts with {head[:8]!r})", path
-    )
+    return None
 
 
-def _check_pixels(path: Path, height: int, width: int, max_pixels: int) -> None:
-    if height <= 0 or width <= 0:
-        raise ImageReadError(f"image has no pixels ({width}x{height})", path)
-    if height * width > max_pixels:
-        raise ImageReadError(
-            f"image is {width}x{height} = {height * width:,} pixels, above the limit of "
-            f"{max_pixels:,} (set SEGGUI_MAX_PIXELS to raise it)",
-            path,
-        )
+@contextlib.contextmanager
+def _open_image(path: Path) -> Iterator[tuple[BinaryIO, int, str]]:
+    """(handle, file size, kind) of an image file; anything but a regular file is refused."""
+    try:
+        handle = open_regular(path, "file")
+    except UnsafePathError as error:
+        raise ImageReadError(error.message, path) from None
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        try:
+            head = handle.read(16)
+        except OSError as error:
+            raise ImageReadError(f"cannot be read ({error.strerror or error})", path) from None
+        if not head:
+            raise ImageReadError("file is empty", path)
+        kind = kind_from_magic(head)
+        if kind is None:
+            raise ImageReadError(f"not a PNG, JPEG, BMP or TIFF image (starts with {head[:8]!r})", path)
+        handle.seek(0)
+        yield handle, size, kind
+
+
+def sniff_kind(path: str | Path) -> str:
+    """Return the image kind from the file's magic bytes, or raise a clear error."""
+    with _open_image(Path(path)) as (_, _, kind):
+        return kind
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) from the header alone, without decoding pixels."""
     path = Path(path)
-    kind = sniff_kind(path)
-    if kind == "tiff":
-        shape, axes, _ = _tiff_layout(path)
-        if "Y" not in axes or "X" not in axes or len(shape) != len(axes):
-            raise ImageReadError(f"TIFF has no image plane (axes {axes})", path)
-        return shape[axes.index("Y")], shape[axes.index("X")]
-    return _header_size(path)
+    with _open_image(path) as (handle, size, kind):
+        if kind == "tiff":
+            shape, axes, _ = _tiff_layout(path, handle)
+            if "Y" not in axes or "X" not in axes or len(shape) != len(axes):
+                raise ImageReadError(f"TIFF has no image plane (axes {axes})", path)
+            return shape[axes.index("Y")], shape[axes.index("X")]
+        header = _header(handle, path, kind)
+        return header.height, header.width
 
 
-def _header_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = None  # we apply our own limit, before decoding
+def _header(handle: BinaryIO, path: Path, kind: str) -> ImageHeader:
+    """PNG, JPEG or BMP header; the handle is left just past the bytes read for it."""
     try:
-        with Image.open(path) as image:
-            width, height = image.size
+        head = handle.read(HEADER_BYTES)
+        return png_header(head) if kind == "png" else pillow_header(head, kind)
+    except PngProblem as problem:
+        raise ImageReadError(str(problem), path) from None
+    except OSError as error:
+        raise ImageReadError(f"cannot be read ({error.strerror or error})", path) from None
     except Exception as error:  # PIL raises many types for broken headers
         raise ImageReadError(f"broken image header ({error})", path) from None
-    return int(height), int(width)
 
 
-def read_image(
-    path: str | Path, page: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> ImageData:
-    """Read one image (one plane of a multi-page TIFF) as its raw array."""
-    path = Path(path)
-    kind = sniff_kind(path)
-    if kind == "tiff":
-        return _read_tiff(path, page, max_pixels)
-    height, width = _header_size(path)
-    _check_pixels(path, height, width, max_pixels)
-    return _read_with_opencv(path, kind)
+def read_image(path: str | Path, page: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS,
+               max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> ImageData:
+    """Read one image (one plane of a multi-page TIFF) as its raw array.
 
-
-def png_chunk_problem(data: bytes | np.ndarray) -> str | None:
-    """Why a PNG's chunk list is broken (a chunk longer than the file), or None.
-
-    OpenCV spends seconds on one flipped length byte (a 145 kB file whose IDAT claims
-    2 GB), so the chunk lengths are walked first: a linear scan of a few headers.
+    `max_pixels` bounds width x height, `max_bytes` the decoded size (channels and bit depth
+    included); both are checked from the header, before any pixel data is read.
     """
-    view = memoryview(data).cast("B")
-    position, size = 8, len(view)
-    while position + 8 <= size:
-        length = int.from_bytes(view[position:position + 4], "big")
-        kind = bytes(view[position + 4:position + 8])
-        if length > size - position - 12:
-            return (f"truncated or corrupt PNG: chunk {kind!r} declares {length:,} bytes, "
-                    f"the file has {max(size - position - 12, 0):,} left")
-        if kind == b"IEND":
-            return None
-        position += 12 + length
-    return "truncated PNG: no IEND chunk"
+    path = Path(path)
+    with _open_image(path) as (handle, size, kind):
+        if kind == "tiff":
+            return _read_tiff(path, handle, page, max_pixels, max_bytes)
+        header = _header(handle, path, kind)
+        check_limits(header, path, max_pixels, max_bytes)
+        budget = read_budget(header.decoded_bytes)
+        metadata: dict[str, Any] = {}
+        try:
+            if kind == "png":
+                end = png_extent(handle, size, budget)
+                if end < size:  # a valid PNG ends at IEND; what follows is never read
+                    metadata["ignored_trailing_bytes"] = size - end
+            else:  # JPEG/BMP data ends within the budget; any padding after it is left unread
+                end = min(size, budget)
+            handle.seek(0)
+            raw = handle.read(end)
+        except PngProblem as problem:
+            raise ImageReadError(str(problem), path) from None
+        except OSError as error:
+            raise ImageReadError(f"cannot be read ({error.strerror or error})", path) from None
+    image = _decode_with_opencv(raw, path, kind)
+    image.metadata.update(metadata)
+    return image
 
 
-def _read_with_opencv(path: Path, kind: str) -> ImageData:
+def _decode_with_opencv(raw: bytes, path: Path, kind: str) -> ImageData:
     import cv2
 
-    # np.fromfile + imdecode works with non-ASCII paths where cv2.imread does not.
     try:
-        raw = np.fromfile(path, dtype=np.uint8)
-    except OSError as error:
-        raise ImageReadError(f"cannot be read ({error})", path) from None
-    if kind == "png" and (problem := png_chunk_problem(raw)):
-        raise ImageReadError(problem, path)
-    array = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+        array = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # libpng/libjpeg errors surface as cv2.error
+        raise ImageReadError(f"corrupt {kind.upper()} data ({str(error).strip()[-200:]})", path) from None
     if array is None:
         raise ImageReadError(f"corrupt or truncated {kind.upper()} data", path)
-    if array.ndim == 3:
+    if array.ndim == 3:  # in place: no second copy of a large image
         if array.shape[2] == 3:
-            array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+            cv2.cvtColor(array, cv2.COLOR_BGR2RGB, dst=array)
         elif array.shape[2] == 4:
-            array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+            cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA, dst=array)
     names = {2: [], 3: ["red", "green", "blue"]}.get(array.ndim, [])
     if array.ndim == 3 and array.shape[2] == 4:
         names = ["red", "green", "blue", "alpha"]
     return ImageData(np.ascontiguousarray(array), path, kind, channel_names=names)
 
 
-def _tiff_layout(path: Path) -> tuple[tuple[int, ...], str, Any]:
+def _tiff_file(path: Path, handle: BinaryIO):
+    """tifffile on the already opened handle (no second open of the path).
+
+    `_multifile=False`: an OME-XML block names other files to read by name, and those would
+    be opened without our checks (a `../` name, a FIFO); only this file's pages are read.
+    """
     import tifffile
 
+    return tifffile.TiffFile(handle, name=path.name, _multifile=False)
+
+
+def _tiff_layout(path: Path, handle: BinaryIO) -> tuple[tuple[int, ...], str, Any]:
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tiff_file(path, handle) as tif:
             series = tif.series[0]
             return tuple(series.shape), series.axes, tif.is_ome
     except MemoryError:
@@ -196,18 +224,16 @@ def struct_error() -> type:
 _CHANNEL_AXES = "CS"  # tifffile: C = channel, S = samples (RGB)
 
 
-def _read_tiff(path: Path, page: int, max_pixels: int) -> ImageData:
-    import tifffile
-
+def _read_tiff(path: Path, handle: BinaryIO, page: int, max_pixels: int, max_bytes: int) -> ImageData:
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tiff_file(path, handle) as tif:
             series = tif.series[0]
             axes = series.axes
             shape = tuple(series.shape)
             if "Y" not in axes or "X" not in axes:
                 raise ImageReadError(f"TIFF has no image plane (axes {axes})", path)
             height, width = shape[axes.index("Y")], shape[axes.index("X")]
-            _check_pixels(path, height, width, max_pixels)
+            check_limits(ImageHeader(height, width), path, max_pixels, max_bytes)
             plane_axes = [i for i, a in enumerate(axes) if a not in "YX" + _CHANNEL_AXES]
             plane_shape = [shape[i] for i in plane_axes]
             page_count = int(np.prod(plane_shape)) if plane_shape else 1
@@ -215,13 +241,23 @@ def _read_tiff(path: Path, page: int, max_pixels: int) -> ImageData:
                 raise ImageReadError(f"plane {page} requested, the file has {page_count}", path)
             channel_axes = [i for i, a in enumerate(axes) if a in _CHANNEL_AXES]
             channels = int(np.prod([shape[i] for i in channel_axes])) if channel_axes else 1
-            _check_pixels(path, height * channels, width, max_pixels)
+            if height * width * channels > max_pixels:  # channels count here, as they always have
+                raise ImageReadError(
+                    f"image is {width}x{height} x {channels} channels = {height * width * channels:,} "
+                    f"samples, above the limit of {max_pixels:,} (set SEGGUI_MAX_PIXELS to raise it)", path)
+            # One page per plane: the chosen page is read alone; otherwise the series is decoded whole.
+            one_page = page_count > 1 and len(series.pages) == page_count
+            planes = 1 if one_page else page_count
+            header = ImageHeader(height, width, channels, series.dtype.itemsize, planes)
+            check_limits(header, path, max_pixels, max_bytes)
+            _check_tiff_stored_bytes(path, [series.pages[page]] if one_page else series.pages, header)
             metadata = _tiff_metadata(tif)
             if page_count == 1:
                 data = series.asarray()
+            elif one_page:  # memory stays bounded for long stacks
+                data = series.pages[page].asarray()
             else:
-                # Read only the chosen plane: memory stays bounded for long stacks.
-                data = _read_tiff_plane(tif, series, axes, shape, plane_axes, page)
+                data = _tiff_plane_of(series.asarray(), shape, plane_axes, page)
     except ImageReadError:
         raise
     except MemoryError:
@@ -238,12 +274,17 @@ def _read_tiff(path: Path, page: int, max_pixels: int) -> ImageData:
     )
 
 
-def _read_tiff_plane(tif, series, axes, shape, plane_axes, page):
+def _check_tiff_stored_bytes(path: Path, pages, header: ImageHeader) -> None:
+    """Strip/tile byte counts are read as declared: a 64x64 image claiming 3 GB is refused."""
+    stored, budget = tiff_stored_bytes(pages), read_budget(header.decoded_bytes)
+    if stored > budget:
+        raise ImageReadError(
+            f"corrupt TIFF: its strips or tiles declare {stored:,} bytes, more than a "
+            f"{header.width}x{header.height} image can need ({budget:,})", path)
+
+
+def _tiff_plane_of(full: np.ndarray, shape, plane_axes, page: int) -> np.ndarray:
     plane_index = np.unravel_index(page, [shape[i] for i in plane_axes])
-    pages_per_plane = len(series.pages) // max(1, int(np.prod([shape[i] for i in plane_axes])))
-    if pages_per_plane >= 1 and len(series.pages) == int(np.prod([shape[i] for i in plane_axes])):
-        return series.pages[page].asarray()
-    full = series.asarray()
     index = [slice(None)] * len(shape)
     for axis, value in zip(plane_axes, plane_index):
         index[axis] = int(value)

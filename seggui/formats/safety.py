@@ -25,8 +25,18 @@ from typing import Any, Iterator
 import numpy as np
 
 from seggui.core.atomic import atomic_open
-from seggui.core.errors import FormatError
-from seggui.core.imageio import DEFAULT_MAX_PIXELS
+from seggui.core.errors import FormatError, ImageReadError
+from seggui.core.image_limits import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    HEADER_BYTES,
+    ImageHeader,
+    check_limits,
+    pillow_header,
+    png_chunk_problem,
+    png_header,
+)
+from seggui.core.imageio import kind_from_magic
 
 # An annotation file larger than this is not an annotation file (COCO train2017 is 450 MB).
 MAX_ANNOTATION_BYTES = int(os.environ.get("SEGGUI_MAX_ANNOTATION_BYTES", 2 * 1024**3))
@@ -131,32 +141,64 @@ def png_header_size(data: bytes) -> tuple[int, int] | None:
     return int(height), int(width)
 
 
-def decode_image_bytes(
-    data: bytes, where: Path, what: str, max_pixels: int = DEFAULT_MAX_PIXELS, grayscale: bool = False
-) -> np.ndarray:
-    """Decode PNG/JPEG/BMP bytes after bounding the pixel count from the header."""
-    import cv2
+def embedded_image_header(data: bytes, where: Path, what: str) -> ImageHeader:
+    """Decoded size of in-memory image bytes from their header (PNG chunk lengths checked)."""
+    kind = kind_from_magic(data[:16])
+    try:
+        if kind == "png":
+            header = png_header(data[:33])
+            if problem := png_chunk_problem(data):
+                raise FormatError(f"{what}: {problem}", where)
+            return header
+        if kind in ("jpeg", "bmp"):
+            return pillow_header(data[:HEADER_BYTES], kind)
+        if kind == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(io.BytesIO(data), _multifile=False) as tif:
+                series = tif.series[0]
+                shape, axes = tuple(series.shape), series.axes
+                height, width = shape[axes.index("Y")], shape[axes.index("X")]
+                channels = max(1, int(np.prod(shape)) // max(1, height * width))
+                return ImageHeader(int(height), int(width), channels, series.dtype.itemsize)
+        return _other_header(data)
+    except FormatError:
+        raise
+    except Exception as error:  # PIL and tifffile raise many types for broken headers
+        raise FormatError(f"{what} is not a readable image ({type(error).__name__})", where) from None
+
+
+def _other_header(data: bytes) -> ImageHeader:
+    """Formats seggui does not sniff (WebP, GIF...): Image.open, with Pillow's own bomb guard on."""
     from PIL import Image
 
-    size = png_header_size(data)
-    if size is not None:
-        from seggui.core.imageio import png_chunk_problem
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        mode = image.mode
+    sample_bytes = 4 if mode in ("I", "F") else 2 if "16" in mode else 1
+    return ImageHeader(int(height), int(width), 4 if mode == "P" else Image.getmodebands(mode), sample_bytes)
 
-        if problem := png_chunk_problem(data):
-            raise FormatError(f"{what}: {problem}", where)
-    if size is None:
-        try:
-            Image.MAX_IMAGE_PIXELS = None  # our own bound below, before decoding
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-        except Exception as error:  # PIL raises many types for broken headers
-            raise FormatError(f"{what} is not a readable image ({type(error).__name__})", where) from None
-        size = (int(height), int(width))
-    height, width = size
+
+def decode_image_bytes(
+    data: bytes, where: Path, what: str, max_pixels: int = DEFAULT_MAX_PIXELS, grayscale: bool = False,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+) -> np.ndarray:
+    """Decode image bytes after bounding pixels and decoded bytes from the header."""
+    import cv2
+
+    header = embedded_image_header(data, where, what)
+    height, width = header.height, header.width
     if height <= 0 or width <= 0 or height * width > max_pixels:
         raise FormatError(f"{what} is a {width}x{height} image, outside the allowed size", where)
+    try:
+        check_limits(header, where, max_pixels, max_bytes)
+    except ImageReadError as error:
+        raise FormatError(f"{what}: {error.message}", where) from None
     flag = cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_UNCHANGED
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    try:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    except cv2.error:
+        array = None
     if array is None:
         raise FormatError(f"{what} is corrupt image data", where)
     if array.ndim == 3 and array.shape[2] == 3:

@@ -26,7 +26,9 @@ def collect_images(inputs: list[Path]) -> list[Path]:
     images: list[Path] = []
     for item in inputs:
         if item.is_dir():
-            images.extend(sorted(p for p in item.iterdir() if p.is_file() and is_image_file(p)))
+            # Not only regular files: a FIFO or device named .png is then reported by name
+            # (read_image refuses it) instead of vanishing from the batch unnoticed.
+            images.extend(sorted(p for p in item.iterdir() if not p.is_dir() and is_image_file(p)))
         elif item.exists():
             images.append(item)
         else:
