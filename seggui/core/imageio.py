@@ -130,7 +130,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
 def _header(handle: BinaryIO, path: Path, kind: str) -> ImageHeader:
     """PNG, JPEG or BMP header; the handle is left just past the bytes read for it."""
     try:
-        head = handle.read(HEADER_BYTES)
+        head = handle.read(33 if kind == "png" else HEADER_BYTES)  # IHDR is always first
         return png_header(head) if kind == "png" else pillow_header(head, kind)
     except PngProblem as problem:
         raise ImageReadError(str(problem), path) from None

@@ -20,6 +20,7 @@ import numpy as np
 from seggui.core.annotation import Dataset, ImageAnnotation, LabelClass, label_dtype_for
 from seggui.core.errors import FormatError, SegguiError
 from seggui.core.imageio import DEFAULT_MAX_PIXELS, image_size, is_image_file, read_image
+from seggui.core.safe_files import UnsafePathError, open_regular
 from seggui.formats.canvas import class_names_of, output_stems
 from seggui.formats.rasterize import distinct_instance_colors
 from seggui.formats.safety import encode_png, read_json, write_bytes_atomic
@@ -29,14 +30,20 @@ SEMANTIC_FOLDER_NAMES = {"classes", "semantic", "segmentationclass", "segmentati
 
 def read_label_image(path: Path, keep_channels: bool = False) -> np.ndarray:
     """One label image as stored: palette PNGs give their indices, not colours."""
-    from PIL import Image
+    from PIL import PngImagePlugin
 
     height, width = image_size(path)
     if height * width > DEFAULT_MAX_PIXELS:
         raise FormatError(f"label image is {width}x{height}, above the pixel limit", path)
     if path.suffix.lower() == ".png":
         try:
-            with Image.open(path) as image:
+            handle = open_regular(path, "label image")
+        except UnsafePathError as error:
+            raise FormatError(error.message, path) from None
+        try:
+            # The plugin class, not Image.open: the size is within seggui's limit (checked
+            # above), and Pillow's process-wide bomb guard is left on rather than switched off.
+            with handle, PngImagePlugin.PngImageFile(handle) as image:
                 if image.mode in ("P", "L", "1"):
                     array = np.array(image)
                     return array.astype(np.uint8) if array.dtype == bool else array

@@ -292,6 +292,23 @@ def test_big_but_allowed_images_still_read_without_pillow_complaining(tmp_path):
         Image.open(big)
 
 
+def test_palette_label_images_read_with_pillows_guard_on(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from seggui.formats.masks import read_label_image
+
+    labels = (small_image(12) % 5).astype(np.uint8)
+    path = tmp_path / "labels.png"
+    image = Image.frombytes("P", (64, 64), labels.tobytes())
+    image.putpalette([value for index in range(256) for value in (index, 255 - index, 0)])
+    image.save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the guard, tightened so 64x64 trips it
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(path)
+    np.testing.assert_array_equal(read_label_image(path), labels)  # seggui's own limit applies
+    assert Image.MAX_IMAGE_PIXELS == 1000
+
+
 # -- 5. a batch reports the bad image by name and goes on ----------------------------------------
 
 def test_predict_batch_reports_hostile_images_and_segments_the_rest(tmp_path):
