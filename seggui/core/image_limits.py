@@ -107,12 +107,12 @@ def png_extent(handle: BinaryIO, size: int, budget: int) -> int:
             raise PngProblem(f"truncated or corrupt PNG: chunk {kind!r} declares {length:,} bytes, "
                              f"the file has {max(size - position - 12, 0):,} left")
         position += 12 + length
-        if kind == b"IEND":
-            return position
         chunks += 1
+        if kind == b"IEND" and position <= budget:
+            return position
         if position > budget or chunks > max_chunks:
             raise PngProblem(f"PNG data runs past {min(position, budget):,} bytes in {chunks:,} chunks "
-                             f"without an IEND chunk: far more than its header's image needs")
+                             f"before reaching IEND: far more than its header's image needs")
     raise PngProblem("truncated PNG: no IEND chunk")
 
 
