@@ -263,9 +263,11 @@ def labelme_document(image: ImageAnnotation, names: dict[int, str], dest: Path, 
             "description": info.get("description") or "",
             "flags": info.get("flags") if isinstance(info.get("flags"), dict) else {},
         }
-        if polygons:
-            # LabelMe's Pillow fill is not even-odd, so holes cannot be cut into its polygons.
-            rings = rasterize.mask_polygons(mask, 0.0, holes=False)
+        # LabelMe's Pillow fill is not even-odd, so a cell with a hole (or a part Pillow cannot
+        # redraw, such as a one-pixel diagonal) is written as a mask shape: as a polygon it
+        # would cover whatever lies in its hole.
+        rings = rasterize.pil_exact_polygons(mask) if polygons else None
+        if rings is not None:
             if len(rings) > 1:
                 base["group_id"] = instance  # several parts: LabelMe joins shapes by (label, group_id)
             for exterior in rings:

@@ -294,6 +294,27 @@ def mask_polygons(mask: np.ndarray, offset: float, holes: bool = True) -> list[n
     return rings
 
 
+def pil_exact_polygons(mask: np.ndarray) -> list[np.ndarray] | None:
+    """Outer rings (N, 2) through pixel centres that Pillow, filling with outline as labelme
+    draws polygons, turns back into exactly `mask`; None when no such rings exist.
+
+    LabelMe polygons have no holes and cannot hold one- or two-pixel-wide diagonal parts,
+    so callers store those cells' pixels instead. Checking every cell by drawing it also
+    proves that no polygon paints a pixel of another cell, so drawing order cannot hide one.
+    """
+    padded = np.pad(np.asarray(mask, dtype=bool), 1)  # room to see a fill spill past the box
+    height, width = padded.shape
+    rings = [exterior for exterior, _ in mask_contours(padded) if len(exterior) >= 3]
+    drawn = np.zeros_like(padded)
+    for ring in rings:
+        crop = pil_polygon(ring, height, width)
+        if crop is not None:
+            drawn[crop.top:crop.top + crop.mask.shape[0], crop.left:crop.left + crop.mask.shape[1]] |= crop.mask
+    if not rings or not np.array_equal(drawn, padded):
+        return None
+    return [ring - 1.0 for ring in rings]
+
+
 def pixel_edge_polygons(mask: np.ndarray, holes: bool = True) -> list[np.ndarray]:
     """Polygons (N, 2) in pixel-corner coordinates (COCO, CVAT) along the mask's outer edges.
 
