@@ -1,4 +1,4 @@
-"""The document: a project's images, their layers, statuses and one undo history.
+"""The document: a project's images, their layers, statuses and an undo history per image.
 
 Pixels are loaded on demand (a project of thousands of images opens instantly); the
 document is an evented model that views observe.
@@ -17,7 +17,8 @@ from psygnal import Signal
 
 from seggui.core.annotation import ImageAnnotation, LabelClass
 from seggui.core.layers import ImageLayer, LabelLayer
-from seggui.core.undo import CallbackCommand, UndoStack
+from seggui.core.history import ImageHistories
+from seggui.core.undo import DEFAULT_UNDO_BUDGET_BYTES, CallbackCommand
 
 STATUSES = ("new", "predicted", "reviewed")
 
@@ -96,7 +97,11 @@ class ImageEntry:
 
 
 class Document:
-    """Images + layers + one undo stack. Signals carry plain Python values."""
+    """Images + layers + an undo history per image (`undo_stack`). Signals carry plain Python values.
+
+    `undo_stack.undo()` acts on the image set with `set_current_image` (the one on screen);
+    scripts that never set one undo on the image they edited last.
+    """
 
     image_added = Signal(object, int)  # entry, index
     image_removed = Signal(object)  # entry
@@ -108,7 +113,8 @@ class Document:
 
     def __init__(self, undo_budget_bytes: int | None = None):
         self.images: list[ImageEntry] = []
-        self.undo_stack = UndoStack() if undo_budget_bytes is None else UndoStack(undo_budget_bytes)
+        self.undo_stack = ImageHistories(self, DEFAULT_UNDO_BUDGET_BYTES if undo_budget_bytes is None
+                                         else undo_budget_bytes)
         self.undo_stack.changed.connect(self._on_history_changed)
         self._structure_dirty = False  # changes outside the undo stack (imports, new images)
         self._was_dirty = False
@@ -139,6 +145,17 @@ class Document:
     def image_by_id(self, image_id: str) -> ImageEntry | None:
         return next((e for e in self.images if e.id == image_id), None)
 
+    def entry_of_layer(self, layer: Layer) -> ImageEntry | None:
+        """The image holding `layer` (only loaded images are searched: others hold no layer object)."""
+        for entry in self.images:
+            if entry.loaded and any(candidate is layer for candidate in entry.layers):
+                return entry
+        return None
+
+    def set_current_image(self, entry: ImageEntry | None) -> None:
+        """The image on screen: undo and redo act on its history."""
+        self.undo_stack.set_current(entry)
+
     def index_of(self, entry: ImageEntry) -> int:
         return self.images.index(entry)
 
@@ -151,6 +168,7 @@ class Document:
 
     def remove_image(self, entry: ImageEntry) -> None:
         self.images.remove(entry)
+        self.undo_stack.forget(entry)
         self.mark_dirty()
         self.image_removed.emit(entry)
 
@@ -167,7 +185,7 @@ class Document:
             self.layer_removed.emit(entry, layer)
 
         size = layer.data.nbytes if isinstance(layer, LabelLayer) else 256
-        self.undo_stack.push(CallbackCommand(f"add layer {layer.name}", redo, undo, size), execute=True)
+        self.undo_stack.push(CallbackCommand(f"add layer {layer.name}", redo, undo, size), execute=True, entry=entry)
 
     def remove_layer(self, entry: ImageEntry, layer: Layer) -> None:
         position = entry.layers.index(layer)
@@ -181,7 +199,8 @@ class Document:
             self.layer_added.emit(entry, layer, position)
 
         size = layer.data.nbytes if isinstance(layer, LabelLayer) else 256
-        self.undo_stack.push(CallbackCommand(f"remove layer {layer.name}", redo, undo, size), execute=True)
+        self.undo_stack.push(CallbackCommand(f"remove layer {layer.name}", redo, undo, size), execute=True,
+                             entry=entry)
 
     def move_layer(self, entry: ImageEntry, layer: Layer, new_index: int) -> None:
         old_index = entry.layers.index(layer)
@@ -197,8 +216,8 @@ class Document:
             return apply
 
         self.undo_stack.push(
-            CallbackCommand(f"move layer {layer.name}", place(new_index), place(old_index)), execute=True
-        )
+            CallbackCommand(f"move layer {layer.name}", place(new_index), place(old_index)), execute=True,
+            entry=entry)
 
     def set_layer_property(self, layer: Layer, name: str, value: Any) -> None:
         """Undoable change of a saved layer property (name, visible, opacity, locked, classes)."""
@@ -211,14 +230,14 @@ class Document:
                 lambda: layer.set_property(name, value),
                 lambda: layer.set_property(name, old),
             ),
-            execute=True,
+            execute=True, entry=self.entry_of_layer(layer),
         )
 
     def set_classes(self, layer: LabelLayer, classes: list[LabelClass]) -> None:
         old = list(layer.classes)
         self.undo_stack.push(
             CallbackCommand("edit classes", lambda: layer.set_classes(classes), lambda: layer.set_classes(old)),
-            execute=True,
+            execute=True, entry=self.entry_of_layer(layer),
         )
 
     # -- status -----------------------------------------------------------------------
@@ -234,7 +253,7 @@ class Document:
                 self.status_changed.emit(entry)
             return run
 
-        self.undo_stack.push(CallbackCommand(f"mark {status}", apply(new), apply(old)), execute=True)
+        self.undo_stack.push(CallbackCommand(f"mark {status}", apply(new), apply(old)), execute=True, entry=entry)
 
 
 def label_layer_from_annotation(annotation: ImageAnnotation, classes: list[LabelClass],

@@ -137,9 +137,16 @@ class UndoStack:
         self._clean_position = 0
         self.changed.emit()
 
+    def drop_oldest(self) -> Command | None:
+        """Forget the oldest applied command (used when a budget shared with others is exceeded)."""
+        if not self._done:
+            return None
+        oldest = self._done.popleft()
+        self._bytes -= oldest.nbytes
+        self._dropped += 1
+        return oldest
+
     def _enforce_budget(self) -> None:
         # Keep at least the newest command, even when it alone is over the budget.
         while self._bytes > self.budget_bytes and len(self._done) > 1:
-            oldest = self._done.popleft()
-            self._bytes -= oldest.nbytes
-            self._dropped += 1
+            self.drop_oldest()

@@ -192,6 +192,8 @@ class MainWindow(QMainWindow):
         if entry is self._current_image and entry is not None:
             return
         self._current_image = entry
+        if self.document is not None:
+            self.document.set_current_image(entry)  # Ctrl+Z acts on the image on screen only
         self.canvas.set_image(entry)
         if self.layers_panel is not None:
             self.layers_panel.set_image(entry)

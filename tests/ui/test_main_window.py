@@ -134,7 +134,12 @@ def test_mark_reviewed_updates_list_and_undo_reverts(window, tmp_path):
     assert "1 of 3 images reviewed" in window.image_list.summary.text()
     window.menu_actions.next_unreviewed.trigger()
     assert window.current_image() is window.document.images[1]
+    assert not window.menu_actions.undo.isEnabled()  # nothing was done on the image now shown
     window.document.undo_stack.undo()
+    assert entry.status == "reviewed"  # undo never reaches an image that is not on screen
+    window.menu_actions.previous_image.trigger()
+    assert window.menu_actions.undo.text() == f"&Undo mark reviewed on {entry.name}"
+    window.menu_actions.undo.trigger()
     assert entry.status == "new"
     assert window.image_list.model.index(row, 1).data() == "new"
 
