@@ -26,7 +26,8 @@ def stroke(document: Document, entry: ImageEntry, value: int, x: float = 10, y: 
     recorder = StrokeRecorder(entry.label_layers[0], value, radius)
     recorder.add_point(x, y)
     command = recorder.finish()
-    document.undo_stack.push(command)  # no image named: found from the layer it edits
+    if command is not None:  # None: the stroke changed no pixel
+        document.undo_stack.push(command)  # no image named: found from the layer it edits
     return command
 
 
