@@ -37,27 +37,27 @@ from seggui.core.image_limits import (
     png_header,
 )
 from seggui.core.imageio import kind_from_magic
+from seggui.core.safe_files import UnsafePathError, read_bytes_limited
 
 # An annotation file larger than this is not an annotation file (COCO train2017 is 450 MB).
 MAX_ANNOTATION_BYTES = int(os.environ.get("SEGGUI_MAX_ANNOTATION_BYTES", 2 * 1024**3))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def read_annotation_bytes(path: Path, what: str = "annotation file") -> bytes:
+    """The bytes of an annotation file: a regular file (a FIFO would block), size-limited."""
+    try:
+        return read_bytes_limited(path, MAX_ANNOTATION_BYTES, what)
+    except UnsafePathError as error:
+        raise FormatError(error.message, path) from None
+    except OSError as error:
+        raise FormatError(f"cannot be read ({error.strerror or error})", path) from None
+
+
 def read_json(path: Path) -> Any:
     """Parse a JSON file, turning every way it can be broken into a FormatError."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_ANNOTATION_BYTES:
-            raise FormatError(f"file is {size:,} bytes, too large for an annotation file", path)
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        raise FormatError("file not found", path) from None
-    except IsADirectoryError:
-        raise FormatError("is a folder, not a JSON file", path) from None
-    except OSError as error:
-        raise FormatError(f"cannot be read ({error.strerror or error})", path) from None
+    raw = read_annotation_bytes(path, "JSON file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -88,14 +88,9 @@ def parse_xml(path: Path):
     from xml.etree.ElementTree import ParseError
 
     path = Path(path)
+    raw = read_annotation_bytes(path, "XML file")
     try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise FormatError(f"cannot be read ({error.strerror or error})", path) from None
-    if size > MAX_ANNOTATION_BYTES:
-        raise FormatError(f"file is {size:,} bytes, too large for an annotation file", path)
-    try:
-        return SafeElementTree.parse(str(path), forbid_dtd=True).getroot()
+        return SafeElementTree.fromstring(raw, forbid_dtd=True)
     except DefusedXmlException as error:
         raise FormatError(
             f"refused: the XML declares entities or a DTD ({type(error).__name__}); "

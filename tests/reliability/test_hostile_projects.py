@@ -439,3 +439,15 @@ def test_window_reports_a_hostile_project_in_a_dialog(window, tmp_path, attack):
         assert window.shown_messages and window.shown_messages[-1].startswith("Cannot open the project")
         assert cat.CATALOGUE_NAME in window.shown_messages[-1] or MASKS_FOLDER in window.shown_messages[-1]
     assert_canaries_intact(files)
+
+
+# -- annotation files sent with a project -------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("name", ["labels.json", "annotations.xml"])
+def test_annotation_file_that_is_a_fifo_does_not_block(tmp_path, name):
+    from seggui.core.errors import FormatError
+    from seggui.formats.safety import parse_xml, read_json
+
+    os.mkfifo(tmp_path / name)
+    reader = read_json if name.endswith(".json") else parse_xml
+    refused(lambda: reader(tmp_path / name), "named pipe", error_type=FormatError, seconds=5)
