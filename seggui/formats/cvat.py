@@ -1,7 +1,8 @@
 """CVAT XML 1.1, "for images" and "for video", in; "for images" out.
 
 Boxes, polygons, ellipses and masks become instances, drawn by `z_order` (higher on top)
-and then document order; polylines, points and skeletons are kept as vector annotations;
+and then document order, shapes of one label sharing a nonzero `group_id` as one instance
+(polygon export writes each multi-part cell as one such group); polylines, points and skeletons are kept as vector annotations;
 tags become image flags. Polygons and boxes are rasterised with pycocotools, as CVAT's
 own dataset tooling (datumaro) does. Mask RLE runs alternate background/foreground, row by
 row inside the box `left, top, width, height`.
@@ -282,12 +283,26 @@ def _build_image(path: Path, name: str, height: int, width: int, shapes: list, d
             continue
         regions.append((info["z_order"], order, label, crop, info, where))
     regions.sort(key=lambda item: (item[0], item[1]))  # higher z_order draws on top
-    for _z, _order, label, crop, info, where in regions:
-        label_class = dataset.ensure_class(label)
-        instance = canvas.new_instance(label_class.id, where, info)
+    groups: dict[tuple[str, int], int] = {}
+    for _z, order, label, crop, info, where in regions:
+        # Shapes of one label sharing a nonzero group_id are the parts of one object (CVAT's
+        # "group"; datumaro merges a group into one COCO instance the same way).
+        key = (label, _group_number(info.get("group_id")) or -1 - order)
+        instance = groups.get(key)
+        if instance is None:
+            label_class = dataset.ensure_class(label)
+            instance = groups[key] = canvas.new_instance(label_class.id, where, info)
         canvas.paint(instance, crop)
     report.vectors += len(vectors)
     return canvas.finish(name, class_names_of(dataset), vectors=vectors, flags=flags)
+
+
+def _group_number(value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return 0
+    return number if number > 0 else 0
 
 
 def _skeleton_points(element, info: dict) -> np.ndarray | None:
@@ -370,16 +385,21 @@ def cvat_document(dataset: Dataset, polygons: bool = False) -> str:
     for index, image in enumerate(dataset.images):
         lines.append(f'  <image id="{index}" name={quoteattr(image.image_name)} '
                      f'width="{int(image.width)}" height="{int(image.height)}">')
+        groups = 0
         for instance, rows, cols, mask in instance_masks(image):
             class_id = image.instance_classes.get(instance)
             if class_id not in names:
                 raise FormatError(f"instance {instance} of {image.image_name} has no class; assign one before export")
             info = image.instance_info.get(instance, {})
             common = (f'label={quoteattr(names[class_id])} source={quoteattr(str(info.get("source", "manual")))} '
-                      f'occluded="{1 if info.get("occluded") else 0}" z_order="0"')
+                      f'occluded="{1 if info.get("occluded") else 0}" z_order="{_z_order(info)}"')
             body = _attribute_lines(info.get("attributes"))
             if polygons:
-                for ring in rasterize.pixel_edge_polygons(mask):
+                rings = rasterize.pixel_edge_polygons(mask)
+                if len(rings) > 1:  # the parts of one cell: one group, as CVAT marks them
+                    groups += 1
+                    common += f' group_id="{groups}"'
+                for ring in rings:
                     ring = ring + [cols.start, rows.start]
                     lines.append(f"    <polygon {common} points=\"{_format_points(ring)}\">{body}</polygon>")
             else:
@@ -395,6 +415,11 @@ def cvat_document(dataset: Dataset, polygons: bool = False) -> str:
         lines.append("  </image>")
     lines.append("</annotations>")
     return "\n".join(lines) + "\n"
+
+
+def _z_order(info: dict) -> int:
+    value = info.get("z_order", 0)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) else 0
 
 
 def _attribute_lines(attributes: Any) -> str:
@@ -416,13 +441,14 @@ def _vector_line(vector: VectorShape, names: dict[int, str]) -> str:
     points = np.asarray(vector.points, dtype=float).reshape(-1, 2)
     occluded = 1 if vector.attributes.get("occluded") is True else 0
     body = _attribute_lines(vector.attributes.get("attributes"))
+    z_order = _z_order(vector.attributes)
     if vector.kind == "box" and len(points) >= 2:
         (x0, y0), (x1, y1) = points[:2]
         return (f'    <box label={label} occluded="{occluded}" xtl="{min(x0, x1):.2f}" ytl="{min(y0, y1):.2f}" '
-                f'xbr="{max(x0, x1):.2f}" ybr="{max(y0, y1):.2f}" z_order="0" {BOX_ONLY_ATTRIBUTE}="1">{body}</box>')
+                f'xbr="{max(x0, x1):.2f}" ybr="{max(y0, y1):.2f}" z_order="{z_order}" {BOX_ONLY_ATTRIBUTE}="1">{body}</box>')
     if vector.kind in ("point", "points", "skeleton") or len(points) < 2:
-        return f'    <points label={label} occluded="{occluded}" points="{_format_points(points)}" z_order="0">{body}</points>'
-    return f'    <polyline label={label} occluded="{occluded}" points="{_format_points(points)}" z_order="0">{body}</polyline>'
+        return f'    <points label={label} occluded="{occluded}" points="{_format_points(points)}" z_order="{z_order}">{body}</points>'
+    return f'    <polyline label={label} occluded="{occluded}" points="{_format_points(points)}" z_order="{z_order}">{body}</polyline>'
 
 
 def write_cvat(dataset: Dataset, dest: str | Path, polygons: bool = False) -> None:

@@ -106,8 +106,6 @@ def test_polygon_round_trip_through_seggui_keeps_every_pixel(tmp_path, target):
         assert len(np.unique(labels[again == instance])) == 1  # no imported cell spans two cells
 
 
-@pytest.mark.xfail(strict=True, reason="CVAT polygon export writes a two-part cell as two polygons without "
-                                       "group_id (issue: Formats II, multi-part cells)")
 def test_cvat_polygon_round_trip_keeps_two_part_cells_one_cell(tmp_path):
     labels = awkward_labels()
     export_annotations(dataset_of([labels]), tmp_path / "cvat.xml", "cvat", polygons=True)
