@@ -1,5 +1,9 @@
 """COCO panoptic: one PNG per image whose RGB encodes segment ids (id = R + 256 G + 256² B),
-plus a JSON with `segments_info` per image. Written for export; read back for round trips.
+plus a JSON with `segments_info` per image.
+
+Export writes `panoptic.json` + `panoptic/`. Import also takes the layout of the COCO
+tools and datumaro (`annotations/panoptic_<split>.json` + `annotations/panoptic_<split>/`):
+as in panopticapi, the PNG folder is the JSON's path without `.json`.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from seggui.core.annotation import Dataset, LabelClass, default_class_color, label_dtype_for
-from seggui.core.errors import FormatError
+from seggui.core.errors import FormatError, SegguiError
+from seggui.core.imageio import image_size
 from seggui.formats import rasterize
 from seggui.formats.canvas import class_names_of, output_stems
 from seggui.formats.masks import read_label_image
-from seggui.formats.safety import encode_png, read_json, write_bytes_atomic
+from seggui.formats.safety import encode_png, find_referenced_image, read_json, write_bytes_atomic
 
 JSON_NAME = "panoptic.json"
 PNG_FOLDER = "panoptic"
@@ -49,22 +54,56 @@ def write_coco_panoptic(dataset: Dataset, dest: str | Path) -> None:
     write_bytes_atomic(dest / JSON_NAME, json.dumps(document).encode("utf-8"))
 
 
+def panoptic_files_in(folder: Path) -> list[Path]:
+    """seggui's panoptic.json, else panoptic_*.json at the top or in annotations/ (COCO layout)."""
+    if (folder / JSON_NAME).is_file():
+        return [folder / JSON_NAME]
+    return sorted(folder.glob("panoptic_*.json")) + sorted(folder.glob("annotations/panoptic_*.json"))
+
+
+def png_folder_of(path: Path) -> Path:
+    """panopticapi's default: the JSON's path without its suffix; else a `panoptic/` beside it."""
+    beside = path.with_suffix("")
+    return beside if beside.is_dir() else path.parent / PNG_FOLDER
+
+
 def read_coco_panoptic(source: str | Path, images_dir: str | Path | None = None) -> Dataset:
     source = Path(source)
-    path = source / JSON_NAME if source.is_dir() else source
+    if source.is_dir():
+        files = panoptic_files_in(source)
+        if not files:
+            raise FormatError("no panoptic.json or annotations/panoptic_*.json in this folder", source)
+    else:
+        files = [source]
+    dataset = Dataset()
+    for path in files:
+        # Images are opened only inside the chosen folder, or the dataset folder above annotations/.
+        root = source if source.is_dir() else path.parent
+        root = root.parent if root.name == "annotations" else root
+        _read_file(path, dataset, root, Path(images_dir) if images_dir else None, prefix_split=len(files) > 1)
+    return dataset
+
+
+def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None, prefix_split: bool) -> None:
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise FormatError("not a COCO panoptic file (no 'annotations' list)", path)
-    dataset = Dataset()
     for category in data.get("categories") or []:
         try:
-            dataset.classes.append(LabelClass(int(category["id"]), str(category["name"]),
-                                              default_class_color(int(category["id"]))))
+            class_id, name = int(category["id"]), str(category["name"])
         except (KeyError, TypeError, ValueError):
             dataset.report.warnings.append(f"{path.name}: malformed category {category!r} ignored")
+            continue
+        if all(c.id != class_id for c in dataset.classes):  # several splits share their categories
+            dataset.classes.append(LabelClass(class_id, name, _color(category.get("color"))
+                                              or default_class_color(class_id)))
     known = {c.id for c in dataset.classes}
     images = {entry.get("id"): entry for entry in data.get("images") or [] if isinstance(entry, dict)}
-    png_folder = path.parent / PNG_FOLDER
+    png_folder = png_folder_of(path)
+    split = path.stem[len("panoptic_"):] if path.stem.startswith("panoptic_") else ""
+    search = [p for p in (images_dir, path.parent.parent / "images" / split, path.parent.parent / "images",
+                          path.parent) if p is not None and p.is_dir()]
+    roots = [root] + ([images_dir] if images_dir else [])
     names = class_names_of(dataset)
     for annotation in data["annotations"]:
         if not isinstance(annotation, dict) or not isinstance(annotation.get("file_name"), str):
@@ -73,7 +112,7 @@ def read_coco_panoptic(source: str | Path, images_dir: str | Path | None = None)
         png = png_folder / Path(annotation["file_name"]).name
         try:
             rgb = read_label_image(png, keep_channels=True).astype(np.uint32)
-        except FormatError as error:
+        except SegguiError as error:  # missing or unreadable PNG: skip this image, say why
             dataset.report.skip(annotation["file_name"], error.message)
             continue
         if rgb.ndim != 3 or rgb.shape[2] < 3:
@@ -96,7 +135,30 @@ def read_coco_panoptic(source: str | Path, images_dir: str | Path | None = None)
             name = names.get(class_id, str(class_id))
             dataset.report.instances_per_class[name] = dataset.report.instances_per_class.get(name, 0) + 1
         dataset.report.images += 1
+        image_name = str(entry.get("file_name") or png.name)
+        image_path, warning = find_referenced_image(image_name, path.parent, roots, search)
+        if warning:
+            dataset.report.warnings.append(f"{path.name}: {warning}")
+        if image_path is not None and _size_or_none(image_path) != labels.shape:
+            dataset.report.warnings.append(f"{image_name}: {image_path.name} is unreadable or not the PNG's size; "
+                                           "not used")
+            image_path = None
+        if prefix_split and split:  # splits may reuse file names
+            image_name = f"{split}/{image_name.rsplit('/', 1)[-1]}"
         dataset.images.append(ImageAnnotation(
-            image_name=str(entry.get("file_name") or png.name), height=labels.shape[0], width=labels.shape[1],
-            labels=labels, instance_classes={k: v for k, v in classes.items() if k in present}))
-    return dataset
+            image_name=image_name, height=labels.shape[0],
+            width=labels.shape[1], labels=labels, instance_classes={k: v for k, v in classes.items() if k in present},
+            image_path=image_path))
+
+
+def _size_or_none(path: Path) -> tuple[int, int] | None:
+    try:
+        return tuple(image_size(path))  # type: ignore[return-value]
+    except SegguiError:
+        return None
+
+
+def _color(value) -> tuple[int, int, int] | None:
+    if isinstance(value, list) and len(value) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in value):
+        return tuple(value)  # type: ignore[return-value]
+    return None

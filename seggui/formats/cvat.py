@@ -1,9 +1,9 @@
 """CVAT XML 1.1, "for images" and "for video", in; "for images" out.
 
 Boxes, polygons, ellipses and masks become instances, drawn by `z_order` (higher on top)
-and then document order, shapes of one label sharing a nonzero `group_id` as one instance
-(polygon export writes each multi-part cell as one such group); polylines, points and skeletons are kept as vector annotations;
-tags become image flags. Polygons and boxes are rasterised with pycocotools, as CVAT's
+and then document order; shapes of one label sharing a nonzero `group_id` are one instance
+(polygon export writes each multi-part cell as such a group). Polylines, points and
+skeletons are kept as vector annotations; tags become image flags. Polygons and boxes are rasterised with pycocotools, as CVAT's
 own dataset tooling (datumaro) does. Mask RLE runs alternate background/foreground, row by
 row inside the box `left, top, width, height`.
 """

@@ -101,7 +101,11 @@ def detect_format(path: str | Path) -> str:
     from seggui.formats.coco import coco_files_in
 
     if coco_files_in(path):
-        return "coco"
+        return "coco"  # before panoptic: datumaro's COCO export holds instances_*.json and panoptic_*.json
+    from seggui.formats.coco_panoptic import panoptic_files_in
+
+    if any(_json_kind(p) == "coco-panoptic" for p in panoptic_files_in(path)[:5]):
+        return "coco-panoptic"
     children = [c for c in path.iterdir() if c.is_dir()]
     if any(is_dsb_folder(c) for c in children[:50]):
         return "masks"
