@@ -20,7 +20,9 @@ from seggui.core.layers import ImageLayer, LabelLayer
 from seggui.core.history import ImageHistories
 from seggui.core.undo import DEFAULT_UNDO_BUDGET_BYTES, CallbackCommand
 
-STATUSES = ("new", "predicted", "reviewed")
+# new: nobody worked on it; edited: a person changed its labels (batch pre-segmentation then
+# leaves it alone); predicted: a model's proposal was accepted; reviewed: done, trains models.
+STATUSES = ("new", "edited", "predicted", "reviewed")
 
 Layer = ImageLayer | LabelLayer
 
@@ -242,10 +244,22 @@ class Document:
 
     # -- status -----------------------------------------------------------------------
     def set_status(self, entry: ImageEntry, status: str, model: str | None = None) -> None:
+        self.undo_stack.push(self.status_command(entry, status, model), execute=True, entry=entry)
+
+    def person_edit_status(self, entry: ImageEntry) -> CallbackCommand | None:
+        """The status change a person's edit of labels implies (new or predicted -> edited), to
+        push in the same undo step as the edit; None when the status stays."""
+        if entry.status in ("new", "predicted"):
+            return self.status_command(entry, "edited", entry.status_model)
+        return None
+
+    def status_command(self, entry: ImageEntry, status: str, model: str | None = None) -> CallbackCommand:
+        """An unapplied command setting `entry`'s status (for composite steps)."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
         old = (entry.status, entry.status_model, entry.modified)
-        new = (status, model if status == "predicted" else entry.status_model if status == "reviewed" else None, now())
+        keeps_model = status in ("reviewed", "edited")
+        new = (status, model if status == "predicted" else entry.status_model if keeps_model else None, now())
 
         def apply(values: tuple) -> Callable[[], None]:
             def run() -> None:
@@ -253,7 +267,7 @@ class Document:
                 self.status_changed.emit(entry)
             return run
 
-        self.undo_stack.push(CallbackCommand(f"mark {status}", apply(new), apply(old)), execute=True, entry=entry)
+        return CallbackCommand(f"mark {status}", apply(new), apply(old))
 
 
 def label_layer_from_annotation(annotation: ImageAnnotation, classes: list[LabelClass],

@@ -463,6 +463,15 @@ class ToolController:
         return self.state.label_id
 
     def push(self, command: Command, execute: bool = True) -> Rect | None:
-        self.document.undo_stack.push(command, execute=execute)
         inner = command.commands[0] if isinstance(command, CompositeCommand) else command
-        return getattr(inner, "rect", None)
+        rect = getattr(inner, "rect", None)
+        # A person's edit makes a new or predicted image "edited" in the same undo step, so
+        # batch pre-segmentation knows to leave it alone and one Ctrl+Z restores both.
+        entry = self.document.entry_of_layer(self.layer) if self.layer is not None else None
+        status = self.document.person_edit_status(entry) if entry is not None else None
+        if status is not None:
+            if not execute:
+                status.redo()
+            command = CompositeCommand(command.description, [command, status])
+        self.document.undo_stack.push(command, execute=execute, entry=entry)
+        return rect

@@ -30,17 +30,19 @@ from PySide6.QtWidgets import (
 from seggui.core.document import Document, ImageEntry
 
 # Status colours are fixed (they carry meaning) and chosen to read on light and dark themes.
-STATUS_COLORS = {"new": QColor(140, 140, 140), "predicted": QColor(230, 159, 0), "reviewed": QColor(0, 158, 115)}
-STATUS_TEXT = {"new": "new", "predicted": "predicted", "reviewed": "reviewed"}
+STATUS_COLORS = {"new": QColor(140, 140, 140), "edited": QColor(86, 180, 233), "predicted": QColor(230, 159, 0),
+                 "reviewed": QColor(0, 158, 115)}
+STATUS_TEXT = {"new": "new", "edited": "edited", "predicted": "predicted", "reviewed": "reviewed"}
 PROBLEM_COLOR = QColor(213, 94, 0)
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 
 # filter label -> statuses shown
 FILTERS: dict[str, tuple[str, ...]] = {
-    "All images": ("new", "predicted", "reviewed"),
-    "Not reviewed": ("new", "predicted"),
+    "All images": ("new", "edited", "predicted", "reviewed"),
+    "Not reviewed": ("new", "edited", "predicted"),
     "New": ("new",),
+    "Edited": ("edited",),
     "Predicted": ("predicted",),
     "Reviewed": ("reviewed",),
 }

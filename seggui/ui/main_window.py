@@ -240,7 +240,10 @@ class MainWindow(QMainWindow):
         if entry is None or self.document is None:
             return
         if entry.status == "reviewed":
-            self.document.set_status(entry, "predicted" if entry.status_model else "new", entry.status_model)
+            # Back to work in progress: a reviewed image holds a person's judgement, so it never
+            # becomes "new" again (batch pre-segmentation would then be free to replace it).
+            labelled = any(layer.data.any() for layer in entry.label_layers)
+            self.document.set_status(entry, "edited" if labelled else "new", entry.status_model)
         else:
             self.document.set_status(entry, "reviewed")
         self.menu_actions.update_enabled()

@@ -159,3 +159,26 @@ class PerImageAgainstReference(RuleBasedStateMachine):
 
 TestPerImageAgainstReference = PerImageAgainstReference.TestCase
 TestPerImageAgainstReference.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+# -- a person's edits are marked, so batch actions leave them alone -----------------------------
+def test_a_persons_stroke_makes_a_new_image_edited_in_the_same_undo_step():
+    from seggui.core.tools import ToolController, ToolState
+
+    document = document_with(2)
+    first, _ = document.images
+    document.set_current_image(first)
+    controller = ToolController(document, ToolState(tool="brush", label_id=1, brush_radius=2))
+    controller.set_layer(first.label_layers[0])
+    controller.press(8, 8)
+    controller.move(12, 8)
+    controller.release(12, 8)
+    assert first.status == "edited" and first.label_layers[0].data.any()
+    document.undo_stack.undo()
+    assert first.status == "new" and not first.label_layers[0].data.any()
+    document.undo_stack.redo()
+    assert first.status == "edited"
+    document.set_status(first, "reviewed")
+    controller.press(3, 3)
+    controller.release(3, 3)
+    assert first.status == "reviewed"  # review stays: only new and predicted become edited
