@@ -4,7 +4,8 @@ Import takes polygons (several per instance, rasterised by pycocotools as COCO's
 tools do), uncompressed RLE and compressed RLE. RLE is validated against the image size
 in Python before anything is decoded: pycocotools' decoder trusts its input and writes
 past its buffer when runs sum to more than height x width. Box-only annotations keep
-their box as a vector annotation. Export writes compressed RLE (exact) or polygons.
+their box as a vector annotation. Export writes compressed RLE (exact) or polygons;
+instances imported with iscrowd=1 are written back as crowds, always as RLE (COCO's rule).
 """
 
 from __future__ import annotations
@@ -307,14 +308,15 @@ def image_annotations(image: ImageAnnotation, image_id: int, first_id: int, poly
                       names: dict[int, str]) -> list[dict]:
     height, width = image.labels.shape
     boxes = rasterize.instance_boxes(image.labels)
-    counts = {} if polygons else rasterize.coco_rle_counts(image.labels)
+    crowds = {instance for instance in boxes if is_crowd(image.instance_info.get(instance, {}))}
+    counts = rasterize.coco_rle_counts(image.labels) if crowds or not polygons else {}
     result = []
     for instance in sorted(boxes):
         rows, cols = boxes[instance]
         class_id = image.instance_classes.get(instance)
         if class_id is None or class_id not in names:
             raise FormatError(f"instance {instance} of {image.image_name} has no class; assign one before export")
-        if polygons:
+        if polygons and instance not in crowds:  # COCO: a crowd region is always RLE
             crop = image.labels[rows, cols] == instance
             area = int(np.count_nonzero(crop))
             segmentation = [
@@ -327,7 +329,8 @@ def image_annotations(image: ImageAnnotation, image_id: int, first_id: int, poly
         entry = {
             "id": first_id + len(result), "image_id": image_id, "category_id": int(class_id),
             "segmentation": segmentation, "area": area,
-            "bbox": [cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start], "iscrowd": 0,
+            "bbox": [cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start],
+            "iscrowd": int(instance in crowds),
         }
         info = image.instance_info.get(instance, {})
         for key in ("score", "attributes"):
@@ -342,6 +345,12 @@ def image_annotations(image: ImageAnnotation, image_id: int, first_id: int, poly
                            "bbox": [float(min(x0, x1)), float(min(y0, y1)), float(abs(x1 - x0)), float(abs(y1 - y0))],
                            "iscrowd": 0})
     return result
+
+
+def is_crowd(info: dict) -> bool:
+    """iscrowd as imported (COCO 0/1, or True); anything else is not a crowd."""
+    value = info.get("iscrowd")
+    return value is True or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 1)
 
 
 def _file_name(image: ImageAnnotation, images_dir: Path | None) -> str:

@@ -18,6 +18,7 @@ from seggui.core.errors import FormatError, SegguiError
 from seggui.core.imageio import image_size
 from seggui.formats import rasterize
 from seggui.formats.canvas import class_names_of, output_stems
+from seggui.formats.coco import is_crowd
 from seggui.formats.masks import read_label_image
 from seggui.formats.safety import encode_png, find_referenced_image, read_json, write_bytes_atomic
 
@@ -42,7 +43,8 @@ def write_coco_panoptic(dataset: Dataset, dest: str | Path) -> None:
             if class_id not in names:
                 raise FormatError(f"instance {instance} of {image.image_name} has no class; assign one before export")
             area = int(np.count_nonzero(image.labels[rows, cols] == instance))
-            segments.append({"id": int(instance), "category_id": int(class_id), "iscrowd": 0, "area": area,
+            crowd = int(is_crowd(image.instance_info.get(instance, {})))
+            segments.append({"id": int(instance), "category_id": int(class_id), "iscrowd": crowd, "area": area,
                              "bbox": [cols.start, rows.start, cols.stop - cols.start, rows.stop - rows.start]})
         images.append({"id": number, "file_name": image.image_name, "height": int(image.height),
                        "width": int(image.width)})
@@ -119,10 +121,11 @@ def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None
             dataset.report.skip(annotation["file_name"], "panoptic PNG is not RGB")
             continue
         ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
-        classes = {}
+        classes, info = {}, {}
         for segment in annotation.get("segments_info") or []:
             if isinstance(segment, dict) and segment.get("category_id") in known and isinstance(segment.get("id"), int):
                 classes[segment["id"]] = segment["category_id"]
+                info[segment["id"]] = {"iscrowd": 1} if is_crowd(segment) else {}
         present = {int(i) for i in np.unique(ids) if i}
         for orphan in sorted(present - set(classes)):
             dataset.report.skip(f"{annotation['file_name']}: segment {orphan}", "not in segments_info; left as background")
@@ -148,6 +151,7 @@ def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None
         dataset.images.append(ImageAnnotation(
             image_name=image_name, height=labels.shape[0],
             width=labels.shape[1], labels=labels, instance_classes={k: v for k, v in classes.items() if k in present},
+            instance_info={k: v for k, v in info.items() if k in present},
             image_path=image_path))
 
 
