@@ -137,8 +137,17 @@ class JobProgressDialog(QProgressDialog):
         self._job = job
         self.canceled.connect(job.cancel)
         job.progress.connect(self._on_progress)
-        job.finished.connect(self.close)
+        # Close on the outcome signals, not `finished`: the caller's result box opens from
+        # `succeeded`/`failed`, which come first, and this dialog would stay on top of it.
+        # These connections are made before the caller's, so they run first.
+        for signal in (job.succeeded, job.failed, job.cancelled):
+            signal.connect(self._job_ended)
         job.finished.connect(self.deleteLater)
+
+    def _job_ended(self, *args) -> None:
+        self.canceled.disconnect(self._job.cancel)  # closing emits canceled; the job is over
+        self.reset()
+        self.hide()
 
     def _on_progress(self, done: int, total: int, text: str) -> None:
         self.setMaximum(max(total, 0))

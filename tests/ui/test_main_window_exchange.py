@@ -77,3 +77,45 @@ def test_tool_keys_set_the_tool_state(window, tmp_path):
     radius = window.tool_state.brush_radius
     window.menu_actions.grow_brush.trigger()
     assert window.tool_state.brush_radius > radius
+
+
+def test_progress_dialog_is_gone_when_the_result_box_opens(window, tmp_path, qtbot, monkeypatch, dialogs):  # noqa: F811
+    import time
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from seggui.ui.dialogs import JobProgressDialog
+
+    window.files.open_project(make_project(tmp_path))
+    paint(window, value=1)
+    real_job = exchange_dialogs._export_job
+
+    def slow_export(context, *args):
+        for step in range(8):  # long enough for the dialog to show itself (after 0.5 s)
+            context.progress(step, 8, "writing")
+            time.sleep(0.15)
+        return real_job(context, *args)
+
+    seen: list[int] = []
+
+    def information(parent, title, text, *args, **kwargs):
+        seen.append(sum(1 for w in QApplication.topLevelWidgets()
+                        if isinstance(w, JobProgressDialog) and w.isVisible()))
+        dialogs.shown.append(text)
+
+    monkeypatch.setattr(exchange_dialogs, "_export_job", slow_export)
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(information))
+
+    def fill_export(dialog):
+        dialog.destination.edit.setText(str(tmp_path / "out.json"))
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(exchange_dialogs.ExportDialog, "exec", fill_export)
+    shown_while_running: list[bool] = []
+    job = exchange_dialogs.run_export(window)
+    job.progress.connect(lambda *a: shown_while_running.append(any(
+        isinstance(w, JobProgressDialog) and w.isVisible() for w in QApplication.topLevelWidgets())))
+    with qtbot.waitSignal(job.finished, timeout=20000):
+        pass
+    assert any(shown_while_running)  # the dialog really was up during the job
+    assert seen == [0], seen  # and closed before "Export finished" opened
