@@ -83,7 +83,9 @@ def detect_format(path: str | Path) -> str:
         raise FormatError("no such file or folder", path)
     if is_supervisely_project(path):
         return "supervisely"
-    if is_dsb_folder(path) or (path / "instances").is_dir():
+    from seggui.formats.voc import voc_layout
+
+    if is_dsb_folder(path) or (path / "instances").is_dir() or voc_layout(path) is not None:
         return "masks"
     if (path / "panoptic.json").is_file():
         return "coco-panoptic"

@@ -6,7 +6,9 @@ Layouts read:
 - a folder of semantic class images (folder named classes, semantic or SegmentationClass):
   each connected region of one class becomes an instance;
 - Data Science Bowl folders: `<id>/images/<id>.png` + `<id>/masks/*.png`, one binary mask
-  per instance.
+  per instance;
+- Pascal VOC (CVAT, datumaro, labelme): SegmentationObject + SegmentationClass, class names
+  and colours from labelmap.txt or class_names.txt (see voc.py).
 Instance ids are kept as stored, so a PNG round trip is bit-identical.
 """
 
@@ -24,6 +26,7 @@ from seggui.core.safe_files import UnsafePathError, open_regular
 from seggui.formats.canvas import class_names_of, output_stems
 from seggui.formats.rasterize import distinct_instance_colors
 from seggui.formats.safety import encode_png, read_json, write_bytes_atomic
+from seggui.formats.voc import VocLayout, add_classes, class_indices, object_indices, voc_layout
 
 SEMANTIC_FOLDER_NAMES = {"classes", "semantic", "segmentationclass", "segmentationclasspng"}
 
@@ -91,6 +94,10 @@ def read_masks(source: str | Path, images_dir: str | Path | None = None) -> Data
             except SegguiError as error:
                 dataset.report.skip(folder.name, error.message)
         return dataset
+    layout = voc_layout(source)
+    if layout is not None:
+        _read_voc(layout, dataset, images_folder)
+        return dataset
     if (source / "instances").is_dir():
         classes_json = source / "classes.json"
         if classes_json.is_file():
@@ -157,11 +164,31 @@ def _finish(dataset: Dataset, name: str, labels: np.ndarray, classes: dict[int, 
     ))
 
 
+def _read_voc(layout: VocLayout, dataset: Dataset, images_folder: Path | None) -> None:
+    add_classes(dataset, layout.label_map)
+    images = images_folder or layout.images
+
+    def read_classes(path: Path) -> np.ndarray:
+        return class_indices(read_label_image(path, keep_channels=True), layout.label_map, path)
+
+    def read_objects(path: Path) -> np.ndarray:
+        return object_indices(read_label_image(path, keep_channels=True), path)
+
+    folder = layout.objects or layout.classes
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))  # type: ignore[union-attr]
+    if not files:
+        raise FormatError("no label images (PNG) in this folder", folder)
+    if layout.objects is not None:
+        _read_instance_files(files, layout.classes, dataset, images, read_objects, read_classes)
+    else:
+        _read_semantic_files(files, dataset, images, read_classes)
+
+
 def _read_instance_files(files: list[Path], class_folder: Path | None, dataset: Dataset,
-                         images_folder: Path | None) -> None:
+                         images_folder: Path | None, read_ids=read_label_image, read_classes=read_label_image) -> None:
     for path in files:
         try:
-            labels = read_label_image(path)
+            labels = read_ids(path)
             if labels.ndim != 2:
                 raise FormatError("label image must have one channel", path)
             max_id = int(labels.max()) if labels.size else 0
@@ -172,7 +199,7 @@ def _read_instance_files(files: list[Path], class_folder: Path | None, dataset: 
             if class_folder is not None:
                 class_path = _find_image(path.stem, class_folder)
                 if class_path is not None:
-                    class_image = read_label_image(class_path)
+                    class_image = read_classes(class_path)
                     if class_image.shape != labels.shape:
                         raise FormatError("class image and instance image differ in size", class_path)
             if class_image is None:
@@ -213,12 +240,13 @@ def _default_color(class_id: int) -> tuple[int, int, int]:
     return default_class_color(class_id)
 
 
-def _read_semantic_files(files: list[Path], dataset: Dataset, images_folder: Path | None) -> None:
+def _read_semantic_files(files: list[Path], dataset: Dataset, images_folder: Path | None,
+                         read_classes=read_label_image) -> None:
     from scipy import ndimage
 
     for path in files:
         try:
-            class_image = read_label_image(path)
+            class_image = read_classes(path)
             labels = np.zeros(class_image.shape, dtype=np.uint32)
             classes: dict[int, int] = {}
             for class_id in [int(c) for c in np.unique(class_image) if c and c != 255]:
