@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from seggui.core import catalogue as cat
+from seggui.core.safe_files import UnsafePathError, contained_path, is_inside
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,23 @@ def model_versions(connection) -> list[ModelVersion]:
     rows = connection.execute("SELECT * FROM models ORDER BY created").fetchall()
     return [ModelVersion(r["id"], r["name"], r["path"], r["created"], cat.loads(r["card"], {}), bool(r["active"]))
             for r in rows]
+
+
+def version_folder(version: ModelVersion, project_folder: str | Path) -> Path:
+    """The version's model folder, refused (UnsafePathError) unless it lies inside the project.
+
+    A catalogue arrives with the project, so a row naming an absolute path, a `../` path or
+    a link to elsewhere must not make seggui load (or train from) a model outside it.
+    """
+    project_folder = Path(project_folder)
+    path = Path(version.path) if isinstance(version.path, str) else None
+    if path is not None and path.is_absolute() and is_inside(project_folder, path):
+        return path  # absolute, but inside the project
+    try:
+        return contained_path(project_folder, version.path, "model version")
+    except UnsafePathError:
+        raise UnsafePathError(f"model version {version.name!r} at {version.path!r} is outside the project",
+                              project_folder) from None
 
 
 def set_active_model(connection, version_id: str | None) -> None:

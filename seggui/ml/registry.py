@@ -16,6 +16,7 @@ from typing import Iterable
 
 from seggui.core.errors import ModelError, SegguiError
 from seggui.core.paths import user_data_dir
+from seggui.core.safe_files import UnsafePathError, check_regular, contained_path
 from seggui.ml.cards import read_card
 
 RESOURCE_MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"
@@ -54,27 +55,51 @@ def torchvision_cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def model_file(folder: Path, name: str, what: str) -> Path:
+    """folder/name, refused (ModelError) when a link takes it outside the model folder."""
+    try:
+        return contained_path(folder, name, what)
+    except UnsafePathError as error:
+        raise ModelError(error.message, Path(folder) / name) from None
+
+
 def model_from_folder(folder: Path, source: str) -> ModelInfo:
-    """A ModelInfo for a folder with card.json (+ weights.pt); unavailable if broken."""
+    """A ModelInfo for a folder with card.json (+ weights.pt); unavailable if broken.
+
+    Both files must be regular files inside the folder: a FIFO would block the listing, a
+    link could make a mailed folder read a file elsewhere on this computer.
+    """
     folder = Path(folder)
     try:
-        card = read_card(folder / CARD_NAME)
+        card = read_card(model_file(folder, CARD_NAME, "model card"))
     except ModelError as error:
         return ModelInfo(folder.name, "unknown", source, None, {}, False, str(error), folder)
     weights = None if card["kind"] == "classic" else folder / WEIGHTS_NAME
     info = ModelInfo(card["name"], card["kind"], source, weights, card, True, None, folder)
-    if weights is not None and not weights.is_file():
+    if weights is None:
+        return info
+    if not os.path.lexists(weights):
         info.available = False
         info.unavailable_reason = f"weights file missing: put {WEIGHTS_NAME} in {folder}"
+        return info
+    try:
+        check_regular(model_file(folder, WEIGHTS_NAME, "weights file"), "weights file")
+    except (ModelError, UnsafePathError) as error:
+        info.available = False
+        info.unavailable_reason = str(error)  # names the file
     return info
 
 
 def _model_folders(root: Path) -> list[Path]:
-    """root itself if it is a model folder, else its model subfolders."""
-    if (root / CARD_NAME).is_file():
+    """root itself if it is a model folder, else its model subfolders.
+
+    A card.json that is not a regular file still marks a model folder, so that it is listed
+    as unavailable with the reason rather than silently skipped.
+    """
+    if os.path.lexists(root / CARD_NAME):
         return [root]
     try:
-        return sorted(p for p in root.iterdir() if (p / CARD_NAME).is_file())
+        return sorted(p for p in root.iterdir() if os.path.lexists(p / CARD_NAME))
     except OSError:
         return []
 
@@ -170,17 +195,14 @@ def load_model(name_or_path: str | Path, device: str = "auto",
         return ClassicPredictor(info.name, info.card, torch_device)
     state = state_dict_from(load_weights(info.weights), info.weights)
     if info.kind == "unet":
+        from seggui.ml.checked_build import build_checked
         from seggui.ml.inference import NetworkPredictor
         from seggui.ml.unet import UNet
 
         architecture = info.card["architecture"]
-        try:
-            model = UNet(architecture["in_channels"], architecture["classes"], architecture["depth"],
-                         architecture["width"], bool(architecture.get("distance_head", False)))
-            model.load_state_dict(state)
-        except (RuntimeError, ValueError) as error:
-            first = str(error).strip().splitlines()[0]
-            raise ModelError(f"weights do not match the card's U-Net architecture ({first})", info.weights) from None
+        model = build_checked(lambda: UNet(architecture["in_channels"], architecture["classes"], architecture["depth"],
+                                           architecture["width"], bool(architecture.get("distance_head", False))),
+                              state, info.weights, "U-Net architecture")
         return NetworkPredictor(info.name, info.card, torch_device, model, architecture["in_channels"],
                                 architecture["classes"], bool(architecture.get("distance_head", False)),
                                 model.size_multiple)

@@ -56,14 +56,11 @@ def card_for(kind: str, name: str | None = None, num_classes: int | None = None)
 
 
 def load(kind: str, card: dict, state: dict, path, device: torch.device) -> Predictor:
+    from seggui.ml.checked_build import build_checked
+
     classes = int(card["architecture"]["num_classes"])
     aux = any(k.startswith("aux_classifier.") for k in state)
-    model = build(kind, classes, aux_loss=aux)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise ModelError(f"weights do not fit {kind} with {classes} classes ({first})", path) from None
+    model = build_checked(lambda: build(kind, classes, aux_loss=aux), state, path, f"{kind} with {classes} classes")
     name = card.get("name", kind)
     if kind.startswith("deeplabv3"):
         return NetworkPredictor(name, card, device, model, 3, classes, False, 8, IMAGENET_MEAN, IMAGENET_STD)

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from seggui.core import records
+from seggui.core.safe_files import UnsafePathError, open_regular
 from seggui.ml.registry import ModelInfo, list_models, model_from_folder
 
 DEFAULT_BASE = "nuclei"  # the bundled model fine-tuned when no project version is active
@@ -29,14 +30,31 @@ def active_version(project) -> records.ModelVersion | None:
 
 
 def version_info(version: records.ModelVersion, project) -> ModelInfo:
-    path = Path(version.path)
-    if not path.is_absolute() and project is not None:
-        path = Path(project.folder) / path
+    """The version as a ModelInfo; unavailable (and with no folder to load) when its path
+    leaves the project."""
+    card = version.card if isinstance(version.card, dict) else {}
+    try:
+        path = records.version_folder(version, project.folder)
+    except UnsafePathError as error:
+        return ModelInfo(version.name, str(card.get("kind", "unknown")), "project", None, dict(card),
+                         False, error.message)
     info = model_from_folder(path, "project")
     info.name = version.name
-    if not info.card and version.card:
-        info.card = dict(version.card)
+    if not info.card and card:
+        info.card = dict(card)
     return info
+
+
+def activate_version(project, version_id: str | None) -> None:
+    """Make a version active (None: none); a version that cannot be loaded cannot be active."""
+    from seggui.core.errors import ModelError
+
+    if version_id is not None:
+        version = next((v for v in project_versions(project) if v.id == version_id), None)
+        info = None if version is None else version_info(version, project)
+        if info is not None and not info.available:
+            raise ModelError(f"version {version.name!r} cannot be made active: {info.unavailable_reason}")
+    records.set_active_model(project.connection, version_id)
 
 
 def available_models(project) -> list[ModelInfo]:
@@ -161,7 +179,8 @@ def import_model_folder(project, folder: str | Path) -> records.ModelVersion:
     models = project.folder / MODELS_FOLDER
     models.mkdir(exist_ok=True)
     taken = {v.name for v in project_versions(project)} | {p.name for p in models.iterdir()}
-    base_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in (info.name or folder.name)) or "model"
+    base_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in (info.name or folder.name))
+    base_name = base_name.lstrip(".") or "model"  # never ".", ".." or a hidden folder
     name, number = base_name, 2
     while name in taken:
         name, number = f"{base_name}-{number}", number + 1
@@ -170,10 +189,11 @@ def import_model_folder(project, folder: str | Path) -> records.ModelVersion:
     staging.mkdir()
     try:
         for file_name in (CARD_NAME, WEIGHTS_NAME):
-            if (folder / file_name).is_file():
-                shutil.copy2(folder / file_name, staging / file_name)
+            if (folder / file_name).is_file():  # open_regular: swapped for a FIFO since loading, refused
+                with open_regular(folder / file_name) as source, open(staging / file_name, "wb") as target:
+                    shutil.copyfileobj(source, target)
         os.replace(staging, models / name)
-    except OSError as error:
+    except (OSError, UnsafePathError) as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise ModelError(f"could not copy the model into the project ({error})", folder) from error
     return records.add_model_version(project.connection, name, f"{MODELS_FOLDER}/{name}", info.card)

@@ -234,7 +234,14 @@ class ModelPanel(QWidget):
         """Make a version the project's active model (None: none; the bundled model is used)."""
         if self.project is None:
             return
-        records.set_active_model(self.project.connection, version_id)
+        from seggui.core.errors import SegguiError
+        from seggui.ui.dialogs import show_error
+
+        try:
+            catalogue.activate_version(self.project, version_id)
+        except SegguiError as error:  # e.g. a catalogue row naming a folder outside the project
+            show_error(self, "Cannot make this version active", error)
+            return
         active = catalogue.active_version(self.project)
         self.refresh_models(select=None if active is None else catalogue.model_reference(
             catalogue.version_info(active, self.project)))

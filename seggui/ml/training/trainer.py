@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from seggui.core.errors import TrainingError
+from seggui.core.errors import ModelError, TrainingError
 from seggui.ml.postprocess import InstanceParams
 from seggui.ml.safe_load import atomic_save, load_weights
 from seggui.ml.training import data as training_data
@@ -41,7 +41,6 @@ EventCallback = Callable[[Event], None]
 
 def pick_device(name: str) -> torch.device:
     """The inference rule for choosing a device, reported as a training error."""
-    from seggui.core.errors import ModelError
     from seggui.ml.inference import pick_device as inference_device
 
     try:
@@ -165,9 +164,15 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         samples, config.validation_fraction, config.seed
     )
 
-    model = UNet(**architecture)
     if base_state is not None:
-        model.load_state_dict(base_state)
+        from seggui.ml.checked_build import build_checked
+
+        try:  # the base card's sizes are checked against its weights before memory is spent
+            model = build_checked(lambda: UNet(**architecture), base_state, base_info.weights, "U-Net architecture")
+        except ModelError as error:
+            raise TrainingError(error.message, error.path) from None
+    else:
+        model = UNet(**architecture)
     model.to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
