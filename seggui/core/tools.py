@@ -57,6 +57,12 @@ class ToolState:
         "only_background": False,  # "preserve other cells": paint only where labels are 0
         "erase_only_current": False,  # eraser / erase_region clear only label_id
         "region_shape": "rectangle",  # erase_region: "rectangle" or "lasso"
+        # A stroke (or polygon, or fill) that starts on background makes a new cell, one that
+        # starts inside a cell extends it, unless a label was chosen explicitly (pick tool, New
+        # instance): then that label stays until changed. False: always paint label_id (old way).
+        "auto_label": True,
+        "label_pinned": False,  # label_id was chosen explicitly
+        "fill_max_share": 0.25,  # a fill larger than this share of the image is refused
     }
     MIN_RADIUS = 0.5
     MAX_RADIUS = 500.0
@@ -76,9 +82,20 @@ class ToolState:
             value = float(min(max(value, self.MIN_RADIUS), self.MAX_RADIUS))
         if name in ("label_id", "class_id"):
             value = int(value)
+        if name == "fill_max_share":
+            value = float(min(max(value, 0.0), 1.0))
+        if name == "label_id":
+            self.label_pinned = True  # set from outside (pick tool, New instance, a script): explicit
         if getattr(self, name) != value:
             object.__setattr__(self, name, value)
             self.changed.emit(name, value)
+
+    def set_automatic_label(self, value: int) -> None:
+        """Make `value` current as the tools' own choice, leaving the label unpinned."""
+        self.label_pinned = False
+        if self.label_id != int(value):
+            object.__setattr__(self, "label_id", int(value))
+            self.changed.emit("label_id", int(value))
 
     def grow_brush(self, factor: float = 1.2) -> None:
         # Multiplicative steps feel even from 1 px to hundreds; +1 keeps small brushes moving.
@@ -143,8 +160,8 @@ class BrushTool(Tool):
         return self.state.label_id
 
     def press(self, x, y, modifiers):
-        if modifiers & Modifiers.SHIFT and self.name == "brush":
-            self.state.label_id = self.layer.next_free_id()  # Shift+stroke: start a new cell
+        if self.name == "brush":
+            self.controller.choose_label(x, y, new=bool(modifiers & Modifiers.SHIFT))
         value = self._value()
         self._new_instance = value != 0 and value > self.layer.max_id
         erase_only = self.state.label_id if (value == 0 and self.state.erase_only_current) else None
@@ -192,12 +209,39 @@ class FillTool(Tool):
         where = self.pixel(x, y)
         if where is None:
             return None
-        value = self.state.label_id
-        if self.state.only_background and value != 0 and self.layer.data[where[1], where[0]] != 0:
+        clicked = int(self.layer.data[where[1], where[0]])
+        # Background: a new cell (or the label chosen explicitly); a cell: recolour it as before.
+        value = self.controller.choose_label(x, y) if clicked == 0 else self.state.label_id
+        if self.state.only_background and value != 0 and clicked != 0:
+            return None
+        if clicked == value:
+            return None
+        problem = fill_problem(self.layer.data, where[0], where[1], self.state.fill_max_share)
+        if problem:
+            self.controller.message.emit(problem)
             return None
         self.layer.ensure_capacity(value)
         command = fill_command(self.layer, where[0], where[1], value)
         return None if command is None else self.controller.push(command)
+
+
+def fill_problem(data: np.ndarray, x: int, y: int, max_share: float) -> str | None:
+    """Why a fill at (x, y) would surprise: a background region open to the image edge, or
+    one larger than `max_share` of the image (a fill that floods the image is never meant)."""
+    from seggui.core.paint import connected_region
+
+    height, width = data.shape
+    (y0, x0, y1, x1), mask = connected_region(data, x, y)
+    share = np.count_nonzero(mask) / float(height * width)
+    if data[y, x] == 0 and (
+            (y0 == 0 and mask[0].any()) or (x0 == 0 and mask[:, 0].any())
+            or (y1 == height and mask[-1].any()) or (x1 == width and mask[:, -1].any())):
+        return ("Fill refused: this background region is open to the image edge. Fill fills closed "
+                "outlines; paint or draw a polygon for open areas.")
+    if share > max_share:
+        return (f"Fill refused: the region is {100 * share:.0f}% of the image, above the limit of "
+                f"{100 * max_share:.0f}% (Tools settings).")
+    return None
 
 
 class PolygonTool(Tool):
@@ -257,7 +301,8 @@ class PolygonTool(Tool):
         if hit is None:
             return None
         rect, mask = hit
-        command = region_fill_command(self.layer, rect, mask, self.state.label_id,
+        value = self.controller.choose_label(*points[0])
+        command = region_fill_command(self.layer, rect, mask, value,
                                       only_background=self.state.only_background)
         return None if command is None else self.controller.push(command)
 
@@ -268,8 +313,10 @@ class PickTool(Tool):
 
     def press(self, x, y, modifiers):
         instance_id = self.id_at(x, y)
+        if not instance_id:
+            self.state.label_pinned = False  # picking background goes back to automatic
         if instance_id:
-            self.state.label_id = instance_id
+            self.state.label_id = instance_id  # pins it
             class_id = self.layer.class_of(instance_id)
             if class_id is not None:
                 self.state.class_id = class_id
@@ -409,7 +456,28 @@ class ToolController:
     def set_layer(self, layer: LabelLayer | None) -> None:
         if layer is not self.layer:
             self.cancel()
+            if self.layer is not None and layer is not None:
+                self.state.label_pinned = False  # ids of another layer mean other cells
             self.layer = layer
+
+    def choose_label(self, x: float, y: float, new: bool = False) -> int:
+        """The label an edit starting at (x, y) writes, made current (see ToolState.auto_label).
+
+        `new` (Shift+stroke) always starts a new cell. Otherwise, unless a label was chosen
+        explicitly, the cell under the press is extended and background starts a new cell, so
+        a stroke far from the last cell never silently continues it.
+        """
+        state, layer = self.state, self.layer
+        if layer is None:
+            return state.label_id
+        if new:
+            state.set_automatic_label(layer.next_free_id())
+        elif state.auto_label and not state.label_pinned:
+            ix, iy = int(np.floor(x)), int(np.floor(y))
+            height, width = layer.shape
+            under = int(layer.data[iy, ix]) if 0 <= ix < width and 0 <= iy < height else 0
+            state.set_automatic_label(under or layer.next_free_id())
+        return state.label_id
 
     def _on_state_changed(self, name: str, value: Any) -> None:
         if name == "tool":
@@ -459,7 +527,7 @@ class ToolController:
     def new_instance(self) -> int:
         """Make the next free id current, so the brush starts a new cell."""
         if self.layer is not None:
-            self.state.label_id = self.layer.next_free_id()
+            self.state.label_id = self.layer.next_free_id()  # chosen explicitly: pinned until changed
         return self.state.label_id
 
     def push(self, command: Command, execute: bool = True) -> Rect | None:

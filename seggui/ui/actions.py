@@ -84,6 +84,12 @@ class WindowActions:
             "Paint only on &background", lambda checked: setattr(window.tool_state, "only_background", checked),
             "Shift+B", "Brush strokes leave other cells untouched (preserve existing labels)", checkable=True)
         self.only_background.setChecked(bool(window.tool_state.only_background))
+        self.auto_label = make(
+            "Stroke on background starts a new &cell", self._set_auto_label, None,
+            "On: a stroke that starts on background paints a new cell, one that starts in a cell "
+            "extends it, and a label picked with the pick tool or New instance stays until changed. "
+            "Off: the brush always paints the current label.", checkable=True)
+        self.auto_label.setChecked(bool(window.tool_state.auto_label))
         self.new_instance = make("&New instance", lambda: window.canvas.controller.new_instance(), "Shift+N",
                                  "Make the next free label id current, so the brush starts a new cell")
         self.grow_brush = make("Larger brush", lambda: window.tool_state.grow_brush(), "]")
@@ -116,6 +122,10 @@ class WindowActions:
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.window.addAction(action)
         return action
+
+    def _set_auto_label(self, checked: bool) -> None:
+        self.window.tool_state.auto_label = bool(checked)
+        self.window.settings.auto_label = bool(checked)
 
     def _document_call(self, name: str) -> None:
         document = self.window.document
@@ -159,7 +169,8 @@ class WindowActions:
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addActions(list(self.tools.values()))
         tools_menu.addSeparator()
-        tools_menu.addActions([self.new_instance, self.only_background, self.shrink_brush, self.grow_brush])
+        tools_menu.addActions([self.new_instance, self.only_background, self.auto_label, self.shrink_brush,
+                               self.grow_brush])
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts, self.about])

@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self._current_image: ImageEntry | None = None
         self._current_layer: Layer | None = None
         self.docks: dict[str, QDockWidget] = {}
-        self.tool_state = ToolState(brush_radius=self.settings.brush_radius)
+        self.tool_state = ToolState(brush_radius=self.settings.brush_radius, auto_label=self.settings.auto_label)
         self.tool_state.changed.connect(self._on_tool_state_changed)
 
         self.setWindowTitle("seggui")

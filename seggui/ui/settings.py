@@ -97,6 +97,15 @@ class Settings:
         self.set_value("editing/label_opacity", float(opacity))
 
     @property
+    def auto_label(self) -> bool:
+        """A stroke on background starts a new cell (False: the brush keeps the current label)."""
+        return str(self.value("editing/auto_label", True)).lower() not in ("false", "0")
+
+    @auto_label.setter
+    def auto_label(self, enabled: bool) -> None:
+        self.set_value("editing/auto_label", bool(enabled))
+
+    @property
     def autosave(self) -> bool:
         return bool(self.value("editing/autosave", True))
 

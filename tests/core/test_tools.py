@@ -211,3 +211,58 @@ def test_locked_layer_refuses_edits_but_allows_pick():
 def test_new_instance_uses_next_free_id():
     document, layer, state, controller = make(two_cells())
     assert controller.new_instance() == 4
+
+
+# -- which label a stroke paints; fills that would flood -----------------------------------------
+def stroke_at(controller, x, y, modifiers=Modifiers.NONE):
+    controller.press(x, y, modifiers)
+    controller.move(x + 2, y)
+    controller.release(x + 2, y)
+
+
+def test_stroke_on_background_starts_a_new_cell_and_in_a_cell_extends_it():
+    document, layer, state, controller = make(two_cells())
+    state.set_automatic_label(1)  # as after accepting a proposal: nothing chosen by the person
+    stroke_at(controller, 100, 90)  # far from every cell
+    assert layer.data[90, 100] == 4 and state.label_id == 4  # a new cell, not a stray piece of cell 1
+    stroke_at(controller, 40, 20)  # starts inside cell 2
+    assert layer.data[20, 42] == 2 and state.label_id == 2
+    assert (layer.data == 1).sum() == 400  # cell 1 untouched (20x20)
+
+
+def test_a_label_picked_explicitly_stays_until_changed():
+    document, layer, state, controller = make(two_cells())
+    state.tool = "pick"
+    controller.press(15, 15)
+    assert state.label_id == 1 and state.label_pinned
+    state.tool = "brush"
+    stroke_at(controller, 100, 90)
+    stroke_at(controller, 70, 65)  # inside cell 3: still paints the picked cell 1
+    assert layer.data[90, 100] == 1 and layer.data[65, 70] == 1
+    stroke_at(controller, 100, 50, Modifiers.SHIFT)  # Shift: a new cell, and automatic again
+    assert layer.data[50, 100] == 4 and not state.label_pinned
+
+
+def test_setting_keeps_the_old_behaviour():
+    document, layer, state, controller = make(two_cells(), auto_label=False)
+    state.set_automatic_label(1)
+    stroke_at(controller, 100, 90)
+    assert layer.data[90, 100] == 1
+
+
+def test_fill_refuses_background_open_to_the_edge_and_floods_and_says_why():
+    data = two_cells()
+    data[40:60, 5:25] = 5
+    data[45:55, 10:20] = 0  # a closed hole inside cell 5
+    document, layer, state, controller = make(data, tool="fill")
+    messages = []
+    controller.message.connect(messages.append)
+    before = layer.data.copy()
+    controller.press(110, 5)  # the open background
+    assert np.array_equal(layer.data, before) and "open to the image edge" in messages[-1]
+    controller.press(15, 50)  # the hole: a closed outline, filled with a new cell
+    assert layer.data[50, 15] == 6 and (layer.data[45:55, 10:20] == 6).all()
+    state.fill_max_share = 0.01
+    state.set_automatic_label(9)
+    controller.press(15, 15)  # recolour cell 1 (4% of the image): above the limit now
+    assert layer.data[15, 15] == 1 and "above the limit of 1%" in messages[-1]
