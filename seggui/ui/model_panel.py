@@ -26,7 +26,7 @@ from seggui.jobs.worker import Job
 from seggui.ml.inference import PredictOptions
 from seggui.ml.postprocess import InstanceParams
 from seggui.ui import model_catalogue as catalogue
-from seggui.ui.model_proposal import MODES, accept_proposal, target_layer
+from seggui.ui.model_proposal import FILL_EMPTY, MODES, REPLACE, accept_proposal, target_layer
 
 
 class ModelPanel(QWidget):
@@ -41,6 +41,7 @@ class ModelPanel(QWidget):
         self._job: Job | None = None
         self._batch_failures: list[str] = []
         self._batch_applied = 0
+        self._batch_skipped: list[str] = []  # names of images a person began editing during the batch
         self._batch_record = None  # (project, job id) of the running batch, for records.finish_job
         self._batch = False
         self._cancel_requested = False
@@ -109,7 +110,10 @@ class ModelPanel(QWidget):
         self.predict_button.clicked.connect(self.predict_current)
         layout.addWidget(self.predict_button)
         self.batch_button = QPushButton("Pre-segment all new images", self)
-        self.batch_button.setToolTip("Every image still marked new; each result is accepted as one undo step")
+        self.batch_button.setToolTip("Every image still marked new, each result one undo step on its image. "
+                                     "Images a person edited or reviewed are never touched; a new image "
+                                     "that already holds labels gets the proposal only where nothing is "
+                                     "labelled, whatever 'Accept as' says.")
         self.batch_button.clicked.connect(self.predict_new_images)
         layout.addWidget(self.batch_button)
 
@@ -299,9 +303,11 @@ class ModelPanel(QWidget):
             self.cancel()
         if self._document is not None:
             self._document.status_changed.disconnect(self._on_status_changed)
+            self._document.undo_stack.changed.disconnect(self._update_enabled)
         self._document = document
         if document is not None:
             document.status_changed.connect(self._on_status_changed)
+            document.undo_stack.changed.connect(self._update_enabled)  # the batch plan follows edits
         self._proposal = None
         self.refresh_models()
         self._show_idle()
@@ -319,6 +325,30 @@ class ModelPanel(QWidget):
         if document is None:
             return []
         return [e for e in document.images if e.status == "new" and not e.problem]
+
+    @staticmethod
+    def _holds_labels(entry) -> bool:
+        if entry.loaded:
+            return any(layer.data.any() for layer in entry.label_layers)
+        return entry.instance_count > 0  # counted at the last save; the pixels are on disk
+
+    def batch_plan(self) -> str:
+        """What "Pre-segment all new images" will do, said before it starts."""
+        document = self.window.document
+        entries = self._new_images()
+        if document is None or not entries:
+            return "No image is marked new."
+        labelled = sum(1 for e in entries if self._holds_labels(e))
+        left = sum(1 for e in document.images if e.status in ("edited", "reviewed"))
+        replace = self.mode_combo.currentData() == REPLACE
+        text = f"{len(entries)} new image(s) get a proposal"
+        if labelled:
+            text += f"; {labelled} already hold labels and get it only where nothing is labelled"
+        elif not replace:
+            text += " where nothing is labelled"
+        if left:
+            text += f". {left} edited or reviewed image(s) are left alone"
+        return text + "."
 
     # -- running ---------------------------------------------------------------------
     def _options(self) -> PredictOptions:
@@ -344,11 +374,13 @@ class ModelPanel(QWidget):
             return
         tasks = [PredictionTask(e.id, e.name, array=e.image_layer.data) if e.loaded
                  else PredictionTask(e.id, e.name, path=e.source.path, page=e.source.page) for e in entries]
-        self._batch_failures, self._batch_applied = [], 0
+        self._batch_failures, self._batch_applied, self._batch_skipped = [], 0, []
+        plan = self.batch_plan()
         if self.project is not None:
             self._batch_record = (self.project, records.start_job(
                 self.project.connection, "presegment", [catalogue.model_reference(info), *[e.name for e in entries]]))
         self._start(tasks, info, batch=True)
+        self.progress_label.setText(f"Pre-segmenting with {info.name}: {plan}")
 
     def _start(self, tasks: list[PredictionTask], info, batch: bool) -> None:
         self.discard()
@@ -389,10 +421,16 @@ class ModelPanel(QWidget):
             self._proposal = (entry.id, result.labels, result.model)
             self._show_proposal()
             return
+        if entry.status != "new":  # a person started on it while the batch ran
+            self._batch_skipped.append(result.name)
+            return
         try:
             preferred = self.window.current_layer() if entry is self.window.current_image() else None
-            accept_proposal(document, entry, result.labels, self.mode_combo.currentData(), result.model,
-                            target_layer(entry, preferred))
+            layer = target_layer(entry, preferred)
+            mode = self.mode_combo.currentData()
+            if layer is not None and layer.data.any():
+                mode = FILL_EMPTY  # a batch never replaces labels that are already there
+            accept_proposal(document, entry, result.labels, mode, result.model, layer)
             self._batch_applied += 1
         except Exception as error:  # noqa: BLE001 - e.g. a locked layer: report, go on
             self._batch_failures.append(f"{result.name}: {error}")
@@ -406,6 +444,9 @@ class ModelPanel(QWidget):
         failures = self._batch_failures
         if self._batch:
             summary = f"Pre-segmented {self._batch_applied} image(s)"
+            if self._batch_skipped:
+                summary += (f"; left {len(self._batch_skipped)} alone that were edited meanwhile "
+                            f"({', '.join(self._batch_skipped[:5])})")
             if outcome == "cancelled":
                 summary += "; cancelled"
             project, job_id = self._batch_record or (None, None)
@@ -474,6 +515,7 @@ class ModelPanel(QWidget):
         self.predict_button.setEnabled(usable and has_image and not running)
         new_count = len(self._new_images())
         self.batch_button.setText(f"Pre-segment all new images ({new_count})")
+        self.batch_button.setStatusTip(self.batch_plan())
         self.batch_button.setEnabled(usable and new_count > 0 and not running)
         self.cancel_button.setEnabled(running)
         has_proposal = self._proposal is not None

@@ -133,17 +133,19 @@ def test_batch_applies_each_new_image_and_reports_failures(setup, qtbot):
     broken = document.images[2]
     assert not broken.loaded
     broken.source.path = Path(broken.source.path).with_name("missing.png")
-    steps = len(document.undo_stack)
+    steps = [len(document.undo_stack.for_image(e)) for e in document.images]
     assert panel.batch_button.isEnabled() and "(3)" in panel.batch_button.text()
     qtbot.mouseClick(panel.batch_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
     assert [e.status for e in document.images] == ["predicted", "predicted", "new"]
-    assert len(document.undo_stack) == steps + 2  # one step per image
+    # one step in each image's own history
+    assert [len(document.undo_stack.for_image(e)) for e in document.images] == [steps[0] + 1, steps[1] + 1, steps[2]]
     assert "1 failed" in panel.progress_label.text() and "cells_2" in panel.progress_label.text()
     job = records.jobs(window.project.connection)[-1]
     assert job.kind == "presegment" and job.status == "done" and job.result["applied"] == 2
-    document.undo_stack.undo()
-    assert document.images[1].status == "new" and document.images[0].status == "predicted"
+    assert window.current_image() is document.images[0]
+    document.undo_stack.undo()  # the image on screen only
+    assert document.images[0].status == "new" and document.images[1].status == "predicted"
 
 
 def test_cancel_stops_without_changing_images(setup, qtbot):
@@ -237,3 +239,38 @@ def test_choose_weights_file_makes_an_unavailable_torchvision_model_usable(setup
     assert (tmp_path / "torch/hub/checkpoints" / TORCHVISION_MODELS["deeplabv3_mobilenet_v3_large"][0]).is_file()
     assert panel.selected_model().name == "deeplabv3_mobilenet_v3_large" and panel.selected_model().available
     assert not panel.weights_button.isVisibleTo(panel)
+
+
+def test_batch_never_replaces_what_a_person_painted_and_says_so_before_it_starts(setup, qtbot):
+    from seggui.core.tools import ToolController
+
+    window, panel = setup
+    select(panel, "classic")
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REPLACE))
+    document = window.document
+    painted, imported, fresh = document.images
+    # A person paints on the image on screen: it becomes "edited".
+    controller = window.canvas.controller if hasattr(window.canvas, "controller") else None
+    assert isinstance(controller, ToolController)
+    window.tool_state.tool, window.tool_state.label_id, window.tool_state.brush_radius = "brush", 1, 3
+    controller.press(5, 60)
+    controller.release(5, 60)
+    assert painted.status == "edited"
+    painted_before = painted.label_layers[0].data.copy()
+    # Labels that arrived without a person's status change (an old project, a script): still "new".
+    layer = imported.label_layers[0]
+    document.undo_stack.push(change_command(layer, (0, 0, 6, 6), np.full((6, 6), 7, layer.data.dtype), "import"),
+                             execute=True)
+    imported_before = layer.data.copy()
+    assert imported.status == "new"
+    plan = panel.batch_plan()
+    assert plan.startswith("2 new image(s) get a proposal") and "1 already hold labels" in plan
+    assert "1 edited or reviewed image(s) are left alone" in plan
+    assert panel.batch_button.statusTip() == plan and "(2)" in panel.batch_button.text()
+    qtbot.mouseClick(panel.batch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
+    assert np.array_equal(painted.label_layers[0].data, painted_before) and painted.status == "edited"
+    after = imported.label_layers[0].data
+    assert np.array_equal(after[imported_before > 0], imported_before[imported_before > 0])  # kept exactly
+    assert (after[imported_before == 0] > 0).any()  # the proposal filled the rest
+    assert fresh.status == "predicted" and fresh.label_layers[0].data.any()
