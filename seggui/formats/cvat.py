@@ -377,10 +377,18 @@ def cvat_document(dataset: Dataset, polygons: bool = False) -> str:
     lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "  <version>1.1</version>",
              "  <meta>", "    <task>", f"      <size>{len(dataset.images)}</size>",
              "      <mode>annotation</mode>", "      <labels>"]
+    seen = _attribute_values(dataset)
     for label_class in sorted(dataset.classes, key=lambda c: c.id):
         lines += ["        <label>", f"          <name>{escape(label_class.name)}</name>",
                   "          <color>#%02x%02x%02x</color>" % label_class.color,
-                  "          <type>any</type>", "          <attributes>", "          </attributes>", "        </label>"]
+                  "          <type>any</type>", "          <attributes>"]
+        for name, values in seen.get(label_class.id, {}).items():
+            kind, default, allowed = _attribute_spec(values)
+            lines += ["            <attribute>", f"              <name>{escape(name)}</name>",
+                      "              <mutable>False</mutable>", f"              <input_type>{kind}</input_type>",
+                      f"              <default_value>{escape(default)}</default_value>",
+                      f"              <values>{escape(allowed)}</values>", "            </attribute>"]
+        lines += ["          </attributes>", "        </label>"]
     lines += ["      </labels>", "    </task>", "  </meta>"]
     for index, image in enumerate(dataset.images):
         lines.append(f'  <image id="{index}" name={quoteattr(image.image_name)} '
@@ -415,6 +423,36 @@ def cvat_document(dataset: Dataset, polygons: bool = False) -> str:
         lines.append("  </image>")
     lines.append("</annotations>")
     return "\n".join(lines) + "\n"
+
+
+def _attribute_values(dataset: Dataset) -> dict[int, dict[str, list]]:
+    """class id -> attribute name -> the values its shapes carry, in first-seen order."""
+    seen: dict[int, dict[str, list]] = {}
+    for image in dataset.images:
+        owners = [(image.instance_classes.get(i), info.get("attributes")) for i, info in image.instance_info.items()]
+        owners += [(vector.class_id, vector.attributes.get("attributes")) for vector in image.vectors]
+        for class_id, attributes in owners:
+            if class_id is not None and isinstance(attributes, dict):
+                for name, value in attributes.items():
+                    seen.setdefault(class_id, {}).setdefault(str(name), []).append(value)
+    return seen
+
+
+def _attribute_spec(values: list) -> tuple[str, str, str]:
+    """(input_type, default_value, values) as CVAT's <meta> holds them; `values` is newline-separated
+    (checkbox: false/true; number: min, max, step; text: the default)."""
+    if all(isinstance(v, bool) for v in values):
+        return "checkbox", "false", "false\ntrue"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values):
+        decimals = max((len(repr(float(v)).split(".")[1].rstrip("0")) for v in values if v != int(v)), default=0)
+        step = 10.0 ** -min(decimals, 6) if decimals else 1
+        low, high = min(values), max(values)
+        return "number", _number_text(low), "\n".join(_number_text(v) for v in (low, high, step))
+    return "text", "", ""
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _z_order(info: dict) -> int:

@@ -2,7 +2,8 @@
 
 Old files (no `version`, no `shape_type`) hold polygons; 3.x adds per-shape colours and
 may lack the image size; 5.x adds `description` and embedded images; 5.7 adds `mask`
-shapes (a PNG cropped to the integer box in `points`). Polygons, rectangles and circles
+shapes (a PNG cropped to the integer box in `points`); later versions add
+`oriented_rectangle` (four corners, drawn as a polygon). Polygons, rectangles and circles
 are drawn with Pillow exactly as LabelMe's own exporters draw them, in file order.
 """
 
@@ -30,7 +31,7 @@ from seggui.formats.safety import (
     write_bytes_atomic,
 )
 
-REGION_TYPES = ("polygon", "rectangle", "circle", "mask")
+REGION_TYPES = ("polygon", "oriented_rectangle", "rectangle", "circle", "mask")
 VECTOR_TYPES = {"line": "line", "linestrip": "linestrip", "point": "point", "points": "points", "box": "box"}
 # Marks a rectangle that stands for a box-only annotation, so it does not become a region.
 BOX_ONLY_KEY = "seggui_box_only"
@@ -177,6 +178,10 @@ def _region(shape_type: str, points: np.ndarray, shape: dict, height: int, width
     if shape_type == "polygon":
         if len(points) < 3:
             raise _ShapeProblem(f"polygon with {len(points)} point(s); at least 3 are needed")
+        return rasterize.pil_polygon(points, height, width)
+    if shape_type == "oriented_rectangle":  # labelme draws its four corners as a polygon
+        if len(points) != 4:
+            raise _ShapeProblem(f"oriented_rectangle with {len(points)} point(s); it needs 4")
         return rasterize.pil_polygon(points, height, width)
     if len(points) < 2:
         raise _ShapeProblem(f"{shape_type} needs 2 points, has {len(points)}")

@@ -1,4 +1,5 @@
-"""CVAT groups (`group_id`) and `z_order`: multi-part cells stay one cell both ways."""
+"""CVAT export details: groups (`group_id`) keep multi-part cells one cell both ways, real
+`z_order`, and each label's attributes in <meta> as CVAT lists them."""
 
 from __future__ import annotations
 
@@ -78,3 +79,19 @@ def test_z_order_written_back(shared_data, tmp_path):
     assert sorted(int(e.get("z_order")) for e in after if e.tag in ("polyline", "points")) == [0, 2, 3, 5]
     again = import_annotations(tmp_path / "c.xml").images[0]
     assert sorted(info["z_order"] for info in again.instance_info.values()) == [1, 4]
+
+
+def test_label_attributes_listed_in_meta(shared_data, tmp_path):
+    source = shared_data / "cvat" / "datumaro" / "for_images" / "export_task" / "train.xml"
+    dataset = import_annotations(source)
+    export_annotations(dataset, tmp_path / "c.xml", "cvat")
+    labels = {label.findtext("name"): label for label in ElementTree.parse(tmp_path / "c.xml").getroot().iter("label")}
+    specs = {a.findtext("name"): (a.findtext("input_type"), a.findtext("values"))
+             for a in labels["label1"].iter("attribute")}
+    assert specs == {"a1": ("checkbox", "false\ntrue"), "a2": ("text", ""), "a3": ("text", ""),
+                     "a4": ("number", "2.4\n2.4\n0.1")}
+    assert list(labels["label2"].iter("attribute")) == []
+    before = [info["attributes"] for image in dataset.images for info in image.instance_info.values()]
+    again = import_annotations(tmp_path / "c.xml")
+    after = [info["attributes"] for image in again.images for info in image.instance_info.values()]
+    assert after == before and before[0] == {"a1": True, "a2": "v3", "a3": "0003", "a4": 2.4}

@@ -28,7 +28,7 @@ def labelme_rasterise(document: dict) -> np.ndarray:
         key = (shape["label"], shape["group_id"] if shape.get("group_id") is not None else ("shape", index))
         if key not in instances:
             instances.append(key)
-        if shape["shape_type"] == "polygon":
+        if shape["shape_type"] in ("polygon", "oriented_rectangle"):  # both: ImageDraw.polygon
             canvas = Image.new("L", (width, height), 0)
             ImageDraw.Draw(canvas).polygon([tuple(p) for p in shape["points"]], outline=1, fill=1)
             mask = np.asarray(canvas, bool)
@@ -96,3 +96,19 @@ def test_real_nuclei_polygons_are_exact_under_labelme(shared_data, tmp_path):
         assert_same_cells(labelme_rasterise(document), labels)
     for image, labels in zip(import_annotations(tmp_path / "out").images, labels_list):
         assert np.array_equal(image.labels, labels)
+
+
+def test_oriented_rectangle_is_a_polygon_instance(tmp_path):
+    corners = [[10.0, 4.0], [30.5, 12.2], [26.0, 23.4], [5.5, 15.2]]  # a rotated rectangle (labelme 7)
+    shapes = [{"label": "cell", "points": corners, "shape_type": "oriented_rectangle", "group_id": None, "flags": {}},
+              {"label": "cell", "points": corners[:3], "shape_type": "oriented_rectangle", "group_id": None,
+               "flags": {}}]
+    document = {"version": "7.0.0", "flags": {}, "shapes": shapes, "imagePath": "x.png", "imageData": None,
+                "imageHeight": 30, "imageWidth": 40}
+    (tmp_path / "x.json").write_text(json.dumps(document))
+    dataset = import_annotations(tmp_path / "x.json")
+    image = dataset.images[0]
+    expected = labelme_rasterise({**document, "shapes": shapes[:1]})
+    assert np.array_equal(image.labels, expected)
+    assert image.instance_info[1]["shape_type"] == "oriented_rectangle"
+    assert len(dataset.report.skipped) == 1 and "needs 4" in dataset.report.skipped[0][1]
