@@ -262,6 +262,8 @@ def check_rows(connection: sqlite3.Connection, path: Path, statuses: tuple[str, 
             _text(row["name"], "name", where, path)
             _text(row["path"], "path", where, path)
             _json(row["card"], (dict,), "card", where, path, optional=False)
+            if isinstance(row["created"], bool) or not isinstance(row["created"], (int, float)):
+                raise ProjectError(f"{where}: created must be a time stamp", path)
         for row in connection.execute("SELECT * FROM jobs"):
             where = f"job {row['id']!r}"
             _json(row["command"], (list,), "command", where, path, optional=False)

@@ -85,14 +85,23 @@ def default_model(models: list[ModelInfo], project) -> ModelInfo | None:
 
 
 def _number(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
+    return f"{value:.3f}" if _is_number(value) else "–"
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _dict(value) -> dict:
+    """A card comes from someone else's folder: any field may have any JSON type."""
+    return value if isinstance(value, dict) else {}
 
 
 def metrics_text(card: dict) -> str:
     """Validation before/after (fine-tuned versions) and held-out accuracy (bundled models)."""
     lines = []
-    validation = card.get("validation") or {}
-    trained, base = validation.get("trained") or {}, validation.get("base") or {}
+    validation = _dict(card.get("validation"))
+    trained, base = _dict(validation.get("trained")), _dict(validation.get("base"))
     if trained:
         if base:
             lines.append(f"Validation AP50 {_number(base.get('val_ap50'))} → {_number(trained.get('val_ap50'))}, "
@@ -101,16 +110,16 @@ def metrics_text(card: dict) -> str:
         else:
             lines.append(f"Validation AP50 {_number(trained.get('val_ap50'))}, "
                          f"Dice {_number(trained.get('val_dice'))}")
-    heldout = (card.get("heldout_accuracy") or {}).get("plain") or {}
-    groups = [(name, figures) for name, figures in heldout.items()
-              if name != "all" and isinstance(figures, dict) and figures.get("ap50") is not None]
+    heldout = _dict(_dict(card.get("heldout_accuracy")).get("plain"))
+    groups = [(str(name), figures) for name, figures in heldout.items()
+              if name != "all" and isinstance(figures, dict) and _is_number(figures.get("ap50"))]
     if groups:  # per modality: a pooled figure hides that stained images are much harder
         lines.append("Held-out AP50: " + ", ".join(
             f"{name} {_number(figures['ap50'])} ({figures.get('images', '?')} images)" for name, figures in groups))
-    elif (heldout.get("all") or {}).get("ap50") is not None:
+    elif _is_number(_dict(heldout.get("all")).get("ap50")):
         lines.append(f"Held-out AP50 {_number(heldout['all']['ap50'])} on {heldout['all'].get('images', '?')} images")
-    training = card.get("training") or {}
-    if training.get("images"):
+    training = _dict(card.get("training"))
+    if isinstance(training.get("images"), list) and training["images"]:
         lines.append(f"Trained on {len(training['images'])} images, {training.get('duration_s', '?')} s")
     return "<br>".join(html.escape(line) for line in lines)
 
@@ -118,13 +127,14 @@ def metrics_text(card: dict) -> str:
 def regression_warning(card: dict) -> str:
     """A warning when a fine-tuned version scores below its base on the validation images
     (AP50, or Dice when AP50 ties): making it active would make pre-segmentation worse."""
-    validation = card.get("validation") or {}
-    trained, base = validation.get("trained") or {}, validation.get("base") or {}
+    validation = _dict(card.get("validation"))
+    trained, base = _dict(validation.get("trained")), _dict(validation.get("base"))
     new_ap, old_ap = trained.get("val_ap50"), base.get("val_ap50")
-    if new_ap is None or old_ap is None:
+    if not (_is_number(new_ap) and _is_number(old_ap)):
         return ""
-    worse = new_ap < old_ap - 1e-9 or (abs(new_ap - old_ap) <= 1e-9
-                                        and (trained.get("val_dice") or 0) < (base.get("val_dice") or 0))
+    new_dice, old_dice = trained.get("val_dice"), base.get("val_dice")
+    new_dice, old_dice = (new_dice if _is_number(new_dice) else 0), (old_dice if _is_number(old_dice) else 0)
+    worse = new_ap < old_ap - 1e-9 or (abs(new_ap - old_ap) <= 1e-9 and new_dice < old_dice)
     if not worse:
         return ""
     return ("This version scores lower than its base on the validation images; keep the current "
@@ -135,7 +145,7 @@ def describe(info: ModelInfo) -> str:
     """Rich text for the panel: kind, where the weights are, metrics, or why it is unavailable."""
     parts = [f"<b>{html.escape(info.name)}</b> — {html.escape(info.kind)} ({html.escape(info.source)})"]
     if info.description:
-        parts.append(html.escape(info.description))
+        parts.append(html.escape(str(info.description)))
     if info.weights is not None:
         parts.append(f"Weights: {html.escape(str(info.weights))}")
     elif info.kind == "classic":
@@ -152,7 +162,10 @@ def describe(info: ModelInfo) -> str:
 
 
 def version_label(version: records.ModelVersion) -> str:
-    created = datetime.fromtimestamp(version.created).strftime("%Y-%m-%d %H:%M")
+    try:
+        created = datetime.fromtimestamp(version.created).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError, TypeError):  # a time stamp from a damaged catalogue
+        created = "unknown date"
     metrics = metrics_text(version.card).split("<br>")[0] or "no validation metrics"
     marker = "● active  " if version.active else ""
     return f"{marker}{version.name}  ({created})\n{html.unescape(metrics)}"

@@ -451,3 +451,24 @@ def test_annotation_file_that_is_a_fifo_does_not_block(tmp_path, name):
     os.mkfifo(tmp_path / name)
     reader = read_json if name.endswith(".json") else parse_xml
     refused(lambda: reader(tmp_path / name), "named pipe", error_type=FormatError, seconds=5)
+
+
+# -- model cards shown in the panel ---------------------------------------------------------------
+GARBAGE_CARDS = [
+    {"validation": [1, 2]},
+    {"validation": {"trained": "high", "base": {"val_ap50": "0.9"}}},
+    {"validation": {"trained": {"val_ap50": float("nan")}, "base": {"val_ap50": 0.5, "val_dice": "x"}}},
+    {"heldout_accuracy": {"plain": {"all": 3, "fluo": {"ap50": "y"}}}, "training": {"images": 7}},
+    {"description": {"nested": True}, "name": 5},
+]
+
+
+@pytest.mark.parametrize("card", GARBAGE_CARDS)
+def test_a_malformed_card_is_shown_without_crashing(card):
+    from seggui.core.records import ModelVersion
+    from seggui.ml.registry import ModelInfo
+    from seggui.ui.model_catalogue import describe, metrics_text, regression_warning, version_label
+
+    assert isinstance(metrics_text(card), str) and isinstance(regression_warning(card), str)
+    assert "x" in version_label(ModelVersion("v1", "x", "models/x", 0.0, card, False))
+    assert describe(ModelInfo("x", "unet", "project", None, card, False, "broken")).startswith("<b>x</b>")
