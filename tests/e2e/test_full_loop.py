@@ -213,7 +213,7 @@ def test_full_loop_on_the_sample_project(qtbot, tmp_path, monkeypatch):
     assert np.array_equal(layer.data, after_brush)
     qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert np.array_equal(layer.data, after_eraser)
-    assert first.status == "predicted"
+    assert first.status == "edited" and first.status_model == "nuclei"  # a person corrected the proposal
 
     # 4. Mark it reviewed with the real action (R / Image > Mark reviewed).
     reviewed_before = dock.reviewed_count()

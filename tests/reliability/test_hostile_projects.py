@@ -92,7 +92,10 @@ def edit_catalogue(project: Path, *statements: str, parameters: tuple = ()) -> N
 def first_label_layer(project: Path) -> tuple[str, str]:
     connection = sqlite3.connect(project / cat.CATALOGUE_NAME)
     try:
-        return connection.execute("SELECT id, mask_file FROM layers WHERE kind='labels' ORDER BY image_id").fetchone()
+        # The reviewed image's layer: the one training (reviewed_samples) reads too.
+        return connection.execute(
+            "SELECT layers.id, layers.mask_file FROM layers JOIN images ON layers.image_id = images.id "
+            "WHERE layers.kind='labels' AND images.status='reviewed'").fetchone()
     finally:
         connection.close()
 
