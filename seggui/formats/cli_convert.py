@@ -11,7 +11,8 @@ MAX_LISTED_SKIPS = 20
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="SOURCE", help="annotation file or folder")
+    parser.add_argument("source", metavar="SOURCE",
+                        help="annotation file or folder, or a seggui project folder (exports its labels)")
     parser.add_argument("--to", required=True, choices=EXPORT_FORMATS, help="format to write")
     parser.add_argument("--out", required=True, metavar="DEST",
                         help="output folder (or .json/.xml file for coco/cvat); untouched if conversion fails")
@@ -20,12 +21,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", metavar="DIR", help="folder holding the images the annotations refer to")
     parser.add_argument("--polygons", action="store_true",
                         help="write polygons instead of exact masks (coco, labelme, cvat)")
+    project = parser.add_argument_group("exporting a seggui project (SOURCE is a project folder)")
+    project.add_argument("--layers", default="merged", metavar="merged|first|NAME",
+                         help="which label layers each image contributes: all of them merged in layer order "
+                              "(upper layers on top; default), the first one, or the layer named NAME")
+    project.add_argument("--reviewed-only", action="store_true", help="only images marked reviewed")
 
 
 def run(args: argparse.Namespace) -> int:
     from seggui.formats.convert import export_annotations, import_annotations
 
-    dataset = import_annotations(args.source, args.source_format, args.images)
+    dataset = _project_dataset(args) if _is_project(args.source) else \
+        import_annotations(args.source, args.source_format, args.images)
     warnings = export_annotations(dataset, args.out, args.to, polygons=args.polygons, images_dir=args.images)
     report = dataset.report
     # Details go to stderr so that stdout stays the one-line summary scripts can parse.
@@ -37,3 +44,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())
     return 0
+
+
+def _is_project(source: str) -> bool:
+    from pathlib import Path
+
+    from seggui.core.catalogue import CATALOGUE_NAME
+
+    path = Path(source)
+    return (path / CATALOGUE_NAME).is_file() or path.name == CATALOGUE_NAME
+
+
+def _project_dataset(args: argparse.Namespace):
+    """The labels of a project, chosen as the GUI's export dialog chooses them."""
+    from seggui.core.export_selection import ExportChoice, collect_dataset
+    from seggui.core.project import Project
+
+    project, document = Project.open(args.source)
+    try:
+        return collect_dataset(document, choice=ExportChoice(args.layers, args.reviewed_only))
+    finally:
+        project.close()
+

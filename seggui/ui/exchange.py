@@ -1,8 +1,9 @@
 """Between the project and other tools' formats (Qt-free, so it is testable headless).
 
-`collect_dataset` copies the project's labels into the interchange model on the GUI thread
-(the export then runs on a worker); `apply_dataset` turns an imported dataset into new,
-undoable label layers of the matching project images.
+`collect_dataset` (from seggui.core.export_selection, shared with `seggui convert PROJECT`)
+copies the chosen labels into the interchange model on the GUI thread (the export then runs
+on a worker); `apply_dataset` turns an imported dataset into new, undoable label layers of
+the matching project images.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seggui.core.annotation import Dataset, ImageAnnotation, LabelClass
+from seggui.core.annotation import Dataset, ImageAnnotation
 from seggui.core.document import Document, ImageEntry, label_layer_from_annotation
+from seggui.core.export_selection import collect_dataset  # noqa: F401 - the export half of this module
 from seggui.core.project import Project
 
 
@@ -74,30 +76,3 @@ def apply_dataset(project: Project, document: Document, dataset: Dataset,
         document.add_layer(entry, label_layer_from_annotation(annotation, dataset.classes, name=name))
         outcome.layers_added += 1
     return outcome
-
-
-def collect_dataset(document: Document, entries: list[ImageEntry] | None = None) -> Dataset:
-    """Copy the first label layer of each image (loading it if needed) into a Dataset.
-
-    Class lists of different layers are merged by id (the first name seen wins).
-    """
-    classes: dict[int, LabelClass] = {}
-    images: list[ImageAnnotation] = []
-    for entry in entries if entries is not None else document.images:
-        try:
-            labels = entry.label_layers
-        except Exception:  # unreadable image: nothing to export for it
-            continue
-        if not labels:
-            continue
-        layer = labels[0]
-        for label_class in layer.classes:
-            classes.setdefault(label_class.id, label_class)
-        # Instances without an explicit class have the layer's default one: formats need it spelled out.
-        instance_classes = {int(i): layer.class_of(int(i)) for i in layer.instance_ids()}
-        images.append(ImageAnnotation(
-            image_name=entry.name, height=layer.shape[0], width=layer.shape[1], labels=layer.data.copy(),
-            instance_classes=instance_classes,
-            instance_info={k: dict(v) for k, v in layer.instance_info.items()},
-            vectors=list(layer.vectors), image_path=entry.source.path))
-    return Dataset(classes=sorted(classes.values(), key=lambda c: c.id), images=images)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from seggui.core.export_selection import FIRST, MERGED, ExportChoice, layer_names
 from seggui.formats import FORMATS, export_annotations, import_annotations
 from seggui.jobs import Job, JobContext
 from seggui.ui.dialogs import JobProgressDialog, show_error
@@ -67,7 +68,7 @@ class _PathField(QWidget):
 
 
 class ImportDialog(QDialog):
-    def __init__(self, start_folder: str, parent: QWidget | None = None):
+    def __init__(self, start_folder: str, parent: QWidget | None = None, last_format: str = ""):
         super().__init__(parent)
         self.setWindowTitle("Import annotations")
         self.format_box = QComboBox(self)
@@ -75,6 +76,8 @@ class ImportDialog(QDialog):
         for info in FORMATS:
             if info.can_import:
                 self.format_box.addItem(info.name, info.key)
+        if last_format and self.format_box.findData(last_format) >= 0:
+            self.format_box.setCurrentIndex(self.format_box.findData(last_format))
         self.source = _PathField("Annotations to import", start_folder, files=True, folders=True, parent=self)
         self.source.filter = ";;".join([f.file_filter for f in FORMATS if f.can_import] + ["All files (*)"])
         self.images = _PathField("Folder of the annotated images", start_folder, files=False, folders=True,
@@ -98,13 +101,25 @@ class ImportDialog(QDialog):
 
 
 class ExportDialog(QDialog):
-    def __init__(self, start_folder: str, parent: QWidget | None = None):
+    def __init__(self, start_folder: str, parent: QWidget | None = None, names: list[str] | None = None,
+                 last_format: str = ""):
         super().__init__(parent)
         self.setWindowTitle("Export annotations")
         self.format_box = QComboBox(self)
         for info in FORMATS:
             if info.can_export:
                 self.format_box.addItem(info.name, info)
+        remembered = next((i for i in range(self.format_box.count())
+                           if self.format_box.itemData(i).key == last_format), -1)
+        if remembered >= 0:
+            self.format_box.setCurrentIndex(remembered)
+        self.layers_box = QComboBox(self)
+        self.layers_box.addItem("All label layers, merged (upper layers on top)", MERGED)
+        self.layers_box.addItem("First label layer of each image", FIRST)
+        for name in names or []:
+            self.layers_box.addItem(f"Only the layer named '{name}'", name)
+        self.layers_box.setToolTip("Which labels each image contributes; images left out are listed afterwards")
+        self.reviewed_only = QCheckBox("Reviewed images only", self)
         self.destination = _PathField("Export to", start_folder, files=True, folders=True, save=True, parent=self)
         self.destination.edit.setPlaceholderText("a new or empty folder (or a .json / .xml file for COCO, CVAT)")
         self.polygons = QCheckBox("Write polygons instead of exact masks", self)
@@ -116,6 +131,8 @@ class ExportDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Format", self.format_box)
         form.addRow("Destination", self.destination)
+        form.addRow("Labels", self.layers_box)
+        form.addRow(self.reviewed_only)
         form.addRow(self.polygons)
         form.addRow(buttons)
         self._on_format()
@@ -132,6 +149,9 @@ class ExportDialog(QDialog):
             return
         self.accept()
 
+    def choice(self) -> ExportChoice:
+        return ExportChoice(self.layers_box.currentData(), self.reviewed_only.isChecked())
+
 
 def _import_job(context: JobContext, source: str, format_key: str | None, images_dir: str | None):
     context.progress(0, 0, f"Reading {Path(source).name}…")
@@ -139,12 +159,14 @@ def _import_job(context: JobContext, source: str, format_key: str | None, images
 
 
 def run_import(window: "MainWindow") -> Job | None:
-    dialog = ImportDialog(window.settings.last_folder("import"), window)
+    dialog = ImportDialog(window.settings.last_folder("import"), window,
+                          str(window.settings.value("exchange/import_format", "") or ""))
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     source = dialog.source.path()
     window.settings.set_last_folder("import", source)
     format_key = dialog.format_box.currentData()
+    window.settings.set_value("exchange/import_format", format_key or "")
     images_dir = dialog.images.path() or None
     job = Job(_import_job, source, format_key, images_dir, name="import")
     JobProgressDialog(job, "Importing annotations…", window)
@@ -174,15 +196,20 @@ def _export_job(context: JobContext, dataset, destination: str, format_key: str,
 def run_export(window: "MainWindow") -> Job | None:
     if window.document is None:
         return None
-    dialog = ExportDialog(window.settings.last_folder("export"), window)
+    dialog = ExportDialog(window.settings.last_folder("export"), window, layer_names(window.document),
+                          str(window.settings.value("exchange/export_format", "")))
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     info = dialog.format_box.currentData()
     destination = dialog.destination.path()
     window.settings.set_last_folder("export", destination)
-    dataset = collect_dataset(window.document)  # copies, so the user can keep editing meanwhile
+    window.settings.set_value("exchange/export_format", info.key)
+    # Copies, so the user can keep editing meanwhile.
+    dataset = collect_dataset(window.document, choice=dialog.choice())
+    left_out = [f"{where}: {why}" for where, why in dataset.report.skipped]
     if not dataset.images:
-        show_error(window, "Nothing to export", "No image of this project has a label layer yet.")
+        show_error(window, "Nothing to export", "No image has labels to export with these choices.\n"
+                   + "\n".join(left_out[:12]))
         return None
     job = Job(_export_job, dataset, destination, info.key, dialog.polygons.isChecked() and info.polygons,
               name="export")
@@ -190,8 +217,13 @@ def run_export(window: "MainWindow") -> Job | None:
 
     def exported(warnings) -> None:
         text = f"Exported {len(dataset.images)} image(s) to {destination}."
-        if warnings:
-            text += "\n\n" + "\n".join(warnings)
+        if left_out:
+            text += f"\n\nLeft out {len(left_out)} image(s):\n" + "\n".join(left_out[:12])
+            if len(left_out) > 12:
+                text += f"\n… and {len(left_out) - 12} more"
+        notes = dataset.report.warnings + list(warnings)
+        if notes:
+            text += "\n\n" + "\n".join(notes[:12])
         QMessageBox.information(window, "Export finished", text)
 
     job.succeeded.connect(exported)
