@@ -8,16 +8,35 @@ then renumbered 1..N in drawing order so that the same file always gives the sam
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from seggui.core.annotation import Dataset, ImageAnnotation, ImportReport, label_dtype_for
+from seggui.core.errors import FormatError, ImageReadError
+from seggui.core.image_limits import ImageHeader, check_limits
 from seggui.formats.rasterize import Crop
+
+LABEL_BYTES = 4  # labels are painted as uint32, whatever dtype they are stored in
+
+
+def check_label_size(height: int, width: int, where: str, path: str | Path | None) -> None:
+    """A size an annotation file declares passes the image limits before any array is made.
+
+    Annotation files declare sizes that no image backs (a LabelMe imageHeight of 200000 with
+    no image asks for 149 GiB): the same pixel and decoded-byte limits as images apply.
+    """
+    try:
+        check_limits(ImageHeader(int(height), int(width), 1, LABEL_BYTES), path)
+    except ImageReadError as error:
+        raise FormatError(f"{where}: declared size refused, {error.message}", path) from None
 
 
 class LabelCanvas:
-    def __init__(self, height: int, width: int, where: str, report: ImportReport):
+    def __init__(self, height: int, width: int, where: str, report: ImportReport,
+                 path: str | Path | None = None):
+        check_label_size(height, width, where, path)
         self.height = int(height)
         self.width = int(width)
         self.where = where

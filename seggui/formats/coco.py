@@ -169,7 +169,7 @@ def _read_file(path: Path, data: dict, dataset: Dataset, root: Path, images_fold
         name = file_name.replace("\\", "/")
         if prefix_split and split:
             name = f"{split}/{name.rsplit('/', 1)[-1]}"
-        canvas = LabelCanvas(height, width, f"{path.name}: {file_name}", report)
+        canvas = LabelCanvas(height, width, f"{path.name}: {file_name}", report, path)
         vectors: list[VectorShape] = []
         annotations = by_image.pop(image_id, [])
         # Crowd regions are drawn first so that the individual instances stay visible on top.

@@ -17,7 +17,7 @@ from seggui.core.annotation import Dataset, LabelClass, default_class_color, lab
 from seggui.core.errors import FormatError, SegguiError
 from seggui.core.imageio import image_size
 from seggui.formats import rasterize
-from seggui.formats.canvas import class_names_of, output_stems
+from seggui.formats.canvas import check_label_size, class_names_of, output_stems
 from seggui.formats.coco import is_crowd
 from seggui.formats.masks import read_label_image
 from seggui.formats.safety import encode_png, find_referenced_image, read_json, write_bytes_atomic
@@ -113,7 +113,9 @@ def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None
             continue
         png = png_folder / Path(annotation["file_name"]).name
         try:
-            rgb = read_label_image(png, keep_channels=True).astype(np.uint32)
+            rgb = read_label_image(png, keep_channels=True)
+            check_label_size(rgb.shape[0], rgb.shape[1], f"{path.name}: {png.name}", png)
+            rgb = rgb.astype(np.uint32)
         except SegguiError as error:  # missing or unreadable PNG: skip this image, say why
             dataset.report.skip(annotation["file_name"], error.message)
             continue

@@ -230,7 +230,7 @@ def _points(text: str | None) -> np.ndarray | None:
 def _build_image(path: Path, name: str, height: int, width: int, shapes: list, dataset: Dataset,
                  types: dict) -> ImageAnnotation:
     report = dataset.report
-    canvas = LabelCanvas(height, width, f"{path.name}: {name}", report)
+    canvas = LabelCanvas(height, width, f"{path.name}: {name}", report, path)
     regions = []
     vectors: list[VectorShape] = []
     flags: dict[str, Any] = {}

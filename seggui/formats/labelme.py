@@ -102,7 +102,7 @@ def _read_image_annotation(path: Path, data: dict, dataset: Dataset, roots: list
     for key, value in data.items():
         if key not in KNOWN_TOP_KEYS:
             flags[EXTRA_PREFIX + key] = value
-    canvas = LabelCanvas(height, width, path.name, report)
+    canvas = LabelCanvas(height, width, path.name, report, path)
     groups: dict[tuple[str, Any], int] = {}
     vectors: list[VectorShape] = []
     for index, shape in enumerate(data["shapes"]):

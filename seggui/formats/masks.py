@@ -23,7 +23,7 @@ from seggui.core.annotation import Dataset, ImageAnnotation, LabelClass, label_d
 from seggui.core.errors import FormatError, SegguiError
 from seggui.core.imageio import DEFAULT_MAX_PIXELS, image_size, is_image_file, read_image
 from seggui.core.safe_files import UnsafePathError, open_regular
-from seggui.formats.canvas import class_names_of, output_stems
+from seggui.formats.canvas import check_label_size, class_names_of, output_stems
 from seggui.formats.rasterize import distinct_instance_colors
 from seggui.formats.safety import encode_png, read_json, write_bytes_atomic
 from seggui.formats.voc import VocLayout, add_classes, class_indices, object_indices, voc_layout
@@ -272,6 +272,7 @@ def _read_dsb(folder: Path, dataset: Dataset) -> None:
     if not images:
         raise FormatError("no image in images/", folder)
     height, width = image_size(images[0])
+    check_label_size(height, width, f"{folder.name}/images/{images[0].name}", images[0])
     labels = np.zeros((height, width), dtype=np.uint32)
     masks = sorted(p for p in (folder / "masks").iterdir() if is_image_file(p))
     next_id = 0

@@ -110,7 +110,7 @@ def _read_annotation(path: Path, folder: Path, dataset: Dataset, multiple: bool,
         actual = image_size(image_path)
         if actual != (height, width):
             raise FormatError(f"annotation says {width}x{height} but the image is {actual[1]}x{actual[0]}", path)
-    canvas = LabelCanvas(height, width, f"{folder.name}/{image_file_name}", report)
+    canvas = LabelCanvas(height, width, f"{folder.name}/{image_file_name}", report, path)
     vectors: list[VectorShape] = []
     objects = data.get("objects", [])
     if not isinstance(objects, list):
