@@ -21,6 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", metavar="DIR", help="folder holding the images the annotations refer to")
     parser.add_argument("--polygons", action="store_true",
                         help="write polygons instead of exact masks (coco, labelme, cvat)")
+    parser.add_argument("--qupath-object", choices=("annotation", "detection"),
+                        help="geojson: QuPath object type of every cell (default: as imported, else annotation)")
     project = parser.add_argument_group("exporting a seggui project (SOURCE is a project folder)")
     project.add_argument("--layers", default="merged", metavar="merged|first|NAME",
                          help="which label layers each image contributes: all of them merged in layer order "
@@ -33,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     dataset = _project_dataset(args) if _is_project(args.source) else \
         import_annotations(args.source, args.source_format, args.images)
-    warnings = export_annotations(dataset, args.out, args.to, polygons=args.polygons, images_dir=args.images)
+    warnings = export_annotations(dataset, args.out, args.to, polygons=args.polygons, images_dir=args.images,
+                                  qupath_object=args.qupath_object)
     report = dataset.report
     # Details go to stderr so that stdout stays the one-line summary scripts can parse.
     for where, why in report.skipped[:MAX_LISTED_SKIPS]:

@@ -30,6 +30,7 @@ FORMATS: tuple[FormatInfo, ...] = (
     FormatInfo("supervisely", "Supervisely project", "Supervisely meta.json (meta.json)", True, True, "folder", False),
     FormatInfo("coco", "COCO instances JSON", "COCO JSON (*.json)", True, True, "file", True),
     FormatInfo("coco-panoptic", "COCO panoptic (PNG + JSON)", "COCO panoptic JSON (*.json)", True, True, "folder", False),
+    FormatInfo("geojson", "QuPath GeoJSON", "GeoJSON (*.geojson *.json)", True, True, "folder", False),
     FormatInfo("masks", "Label masks (PNG/TIFF, DSB folders)", "Label images (*.png *.tif *.tiff)", True, False,
                "folder", False),
     FormatInfo("png", "PNG masks (instances, classes, overlay)", "Folder", False, True, "folder", False),
@@ -49,6 +50,8 @@ def _importer(key: str) -> Callable[..., Dataset]:
         from seggui.formats.coco import read_coco as reader
     elif key == "coco-panoptic":
         from seggui.formats.coco_panoptic import read_coco_panoptic as reader
+    elif key == "geojson":
+        from seggui.formats.geojson import read_geojson as reader
     elif key in ("masks", "png"):
         from seggui.formats.masks import read_masks as reader
     else:
@@ -76,7 +79,7 @@ def import_annotations(source: str | Path, format: str | None = None,
 
 
 def export_annotations(dataset: Dataset, dest: str | Path, format: str, polygons: bool = False,
-                       images_dir: str | Path | None = None) -> list[str]:
+                       images_dir: str | Path | None = None, qupath_object: str | None = None) -> list[str]:
     """Write `dataset` to `dest`; nothing at `dest` changes unless the whole export succeeds.
 
     Returns warnings about content the target format cannot hold (nothing is dropped silently).
@@ -111,6 +114,10 @@ def export_annotations(dataset: Dataset, dest: str | Path, format: str, polygons
             from seggui.formats.coco_panoptic import write_coco_panoptic
 
             write_coco_panoptic(dataset, stage)
+        elif format == "geojson":
+            from seggui.formats.geojson import write_geojson
+
+            write_geojson(dataset, stage, qupath_object)
         else:
             from seggui.formats.masks import write_masks
 

@@ -13,6 +13,7 @@ SNIFF_WHOLE_BYTES = 16 * 1024**2
 
 def _json_kind(path: Path) -> str | None:
     from seggui.formats.coco import looks_like_coco
+    from seggui.formats.geojson import load_geojson, looks_like_geojson
     from seggui.formats.labelme import looks_like_labelme
     from seggui.formats.safety import read_json
 
@@ -26,10 +27,17 @@ def _json_kind(path: Path) -> str | None:
                 return "coco"
             if '"shapes"' in head:
                 return "labelme"
+            if '"FeatureCollection"' in head or '"Feature"' in head:
+                return "geojson"
             return None
         data = read_json(path)
     except (OSError, FormatError):
-        return None
+        try:  # QuPath writes NaN measurements, which read_json refuses
+            return "geojson" if looks_like_geojson(load_geojson(path)) else None
+        except (OSError, FormatError):
+            return None
+    if looks_like_geojson(data):
+        return "geojson"
     if looks_like_labelme(data):
         return "labelme"
     if looks_like_coco(data):
@@ -59,7 +67,7 @@ def _xml_kind(path: Path) -> str:
 
 
 def detect_format(path: str | Path) -> str:
-    """'labelme', 'cvat', 'supervisely', 'coco', 'coco-panoptic' or 'masks'; FormatError otherwise."""
+    """'labelme', 'cvat', 'supervisely', 'coco', 'coco-panoptic', 'geojson' or 'masks'; FormatError otherwise."""
     from seggui.formats.masks import is_dsb_folder
     from seggui.formats.supervisely import is_supervisely_project
 
@@ -73,9 +81,11 @@ def detect_format(path: str | Path) -> str:
                                   "(the one holding meta.json) instead", path)
             if kind:
                 return kind
-            raise FormatError("JSON file in no known annotation format (LabelMe, COCO, Supervisely)", path)
+            raise FormatError("JSON file in no known annotation format (LabelMe, COCO, Supervisely, GeoJSON)", path)
         if suffix == ".xml":
             return _xml_kind(path)
+        if suffix == ".geojson":
+            return "geojson"
         if is_image_file(path):
             return "masks"
         raise FormatError("not an annotation file (expected .json, .xml or a label image)", path)
@@ -95,11 +105,15 @@ def detect_format(path: str | Path) -> str:
     mit = sorted(path.glob("Annotations/**/*.xml"))
     if mit:
         _xml_kind(mit[0])  # raises the "old MIT LabelMe XML" message when it is that
+    if any(p.suffix.lower() == ".geojson" for p in path.iterdir()):
+        return "geojson"  # before images: QuPath exports sit beside the slides they outline
     kinds = {_json_kind(p) for p in sorted(path.glob("*.json"))[:50]} - {None}
     if "labelme" in kinds:
         return "labelme"
     if kinds & {"coco"}:
         return "coco"
+    if "geojson" in kinds:
+        return "geojson"
     from seggui.formats.coco import coco_files_in
 
     if coco_files_in(path):

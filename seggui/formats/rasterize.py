@@ -133,6 +133,52 @@ def coco_polygons(polygons: list[np.ndarray], height: int, width: int) -> Crop |
     return Crop(mask, top, left)
 
 
+def centre_fill(rings: list[np.ndarray], height: int, width: int,
+                max_crossings: int = 20_000_000) -> Crop | None:
+    """Even-odd fill of rings in pixel-corner coordinates (GeoJSON, QuPath): pixel (col, row)
+    is set when its centre (col + 0.5, row + 0.5) lies inside, so holes are simply more rings.
+
+    A scanline fill: each row centre's crossings with every edge, paired left to right. Its
+    cost is the crossings plus the pixels, where skimage's point-in-polygon test costs pixels
+    times vertices (hours for a tissue outline). Edges count on the half-open range
+    [low y, high y), so a vertex on a scanline is crossed once; a centre exactly on a left
+    edge is inside, on a right edge outside. ValueError past `max_crossings` (hostile input).
+    """
+    points = np.concatenate(rings)
+    left = max(int(math.floor(points[:, 0].min())), 0)
+    top = max(int(math.floor(points[:, 1].min())), 0)
+    right = min(int(math.ceil(points[:, 0].max())), width)
+    bottom = min(int(math.ceil(points[:, 1].max())), height)
+    if right <= left or bottom <= top:
+        return None
+    start = points
+    end = np.concatenate([np.roll(ring, -1, axis=0) for ring in rings])
+    low, high = np.minimum(start[:, 1], end[:, 1]), np.maximum(start[:, 1], end[:, 1])
+    first = np.clip(np.ceil(low - 0.5), top, bottom).astype(np.int64)  # rows whose centre is in [low, high)
+    stop = np.clip(np.ceil(high - 0.5), top, bottom).astype(np.int64)
+    counts = np.maximum(stop - first, 0)
+    total = int(counts.sum())
+    if total > max_crossings:
+        raise ValueError(f"polygon crosses {total:,} scanlines, more than {max_crossings:,}")
+    mask = np.zeros((bottom - top, right - left), dtype=bool)
+    if total == 0:
+        return Crop(mask, top, left)
+    edge = np.repeat(np.arange(len(start)), counts)
+    rows = first[edge] + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+    (x0, y0), (x1, y1) = start[edge].T, end[edge].T
+    xs = x0 + (rows + 0.5 - y0) * (x1 - x0) / (y1 - y0)
+    order = np.lexsort((xs, rows))
+    rows, xs = rows[order], xs[order]
+    # Closed rings cross every scanline an even number of times: pairs are (enter, leave).
+    enter = np.clip(np.ceil(xs[0::2] - 0.5), left, right).astype(np.int64) - left
+    leave = np.clip(np.ceil(xs[1::2] - 0.5), left, right).astype(np.int64) - left
+    steps = np.zeros((bottom - top, right - left + 1), dtype=np.int32)
+    np.add.at(steps, (rows[0::2] - top, enter), 1)
+    np.add.at(steps, (rows[0::2] - top, leave), -1)
+    mask[:] = np.cumsum(steps, axis=1)[:, :-1] > 0
+    return Crop(mask, top, left)
+
+
 # --- run-length encodings -------------------------------------------------------------
 
 def coco_rle_counts(labels: np.ndarray) -> dict[int, list[int]]:
@@ -315,16 +361,17 @@ def pil_exact_polygons(mask: np.ndarray) -> list[np.ndarray] | None:
     return [ring - 1.0 for ring in rings]
 
 
-def pixel_edge_polygons(mask: np.ndarray, holes: bool = True) -> list[np.ndarray]:
-    """Polygons (N, 2) in pixel-corner coordinates (COCO, CVAT) along the mask's outer edges.
+def pixel_edge_rings(mask: np.ndarray) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """(exterior, [hole, ...]) per part, in pixel-corner coordinates, along the mask's edges.
 
     Tracing pixel centres (as `mask_contours` does) puts the outline half a pixel inside the
-    cell, and pycocotools or datumaro, which fill pixels whose centres lie inside, then lose
-    its whole border row. Marching squares at level 0.5 runs between the centres of inside
-    and outside pixels instead: every inside centre is inside the polygon and every outside
-    centre outside, so COCO's own rasteriser gives back the mask exactly. Touching diagonal
-    pixels stay one part (`fully_connected='high'`); holes are joined to the ring around
-    them by a zero-width cut, since COCO and CVAT polygons have no holes of their own.
+    cell, and rasterisers that fill pixels whose centres lie inside (pycocotools, datumaro,
+    QuPath) then lose its whole border row. Marching squares at level 0.5 runs between the
+    centres of inside and outside pixels instead: every inside centre is inside the polygon
+    and every outside centre outside, and none lies on an edge, so any pixel-centre rule gives
+    back the mask exactly. Touching diagonal pixels stay one part (`fully_connected='high'`).
+    Rings are open (first point not repeated); with y pointing down, exteriors have negative
+    shoelace area and holes positive.
     """
     from skimage import measure
 
@@ -336,16 +383,24 @@ def pixel_edge_polygons(mask: np.ndarray, holes: bool = True) -> list[np.ndarray
             rings.append(points[:, ::-1] - 0.5)  # (row, col) of the padded array -> x, y of pixel corners
     # With y pointing down, rings around high values come out with negative signed area.
     exteriors = [ring for ring in rings if _signed_area(ring) < 0]
-    inner = [ring for ring in rings if _signed_area(ring) >= 0]
-    if not holes or not inner:
-        return exteriors
-    owners: dict[int, list[np.ndarray]] = {index: [] for index in range(len(exteriors))}
-    for hole in inner:
+    owners: list[list[np.ndarray]] = [[] for _ in exteriors]
+    for hole in (ring for ring in rings if _signed_area(ring) >= 0):
         around = [index for index, ring in enumerate(exteriors)
                   if measure.points_in_poly(hole[:1], ring)[0]]
         if around:  # the smallest ring that encloses it (a cell inside another's hole has its own)
             owners[min(around, key=lambda index: abs(_signed_area(exteriors[index])))].append(hole)
-    return [polygon_with_holes(ring, owners[index]) for index, ring in enumerate(exteriors)]
+    return list(zip(exteriors, owners))
+
+
+def pixel_edge_polygons(mask: np.ndarray, holes: bool = True) -> list[np.ndarray]:
+    """Polygons (N, 2) in pixel-corner coordinates (COCO, CVAT) along the mask's outer edges
+    (see `pixel_edge_rings`). Holes are joined to the ring around them by a zero-width cut,
+    since COCO and CVAT polygons have no holes of their own.
+    """
+    parts = pixel_edge_rings(mask)
+    if not holes:
+        return [exterior for exterior, _ in parts]
+    return [polygon_with_holes(exterior, inner) if inner else exterior for exterior, inner in parts]
 
 
 def _without_collinear(points: np.ndarray) -> np.ndarray:
