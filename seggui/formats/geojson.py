@@ -199,13 +199,14 @@ def _parse_feature(feature: Any, where: str, report) -> tuple:
         raise _Skip("not a GeoJSON Feature object")
     properties = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
     object_type = properties.get("objectType")
+    identifier = feature.get("id") if isinstance(feature.get("id"), str) else None
     if not isinstance(object_type, str):
-        object_type = LEGACY_OBJECT_IDS.get(feature.get("id"), "annotation")  # type: ignore[arg-type]
+        object_type = LEGACY_OBJECT_IDS.get(identifier or "", "annotation")
     class_name, color = _classification(properties.get("classification"))
     info: dict[str, Any] = {key: value for key, value in properties.items() if key not in PROPERTY_CORE_KEYS}
     info["objectType"] = object_type
-    if isinstance(feature.get("id"), str) and feature["id"] not in LEGACY_OBJECT_IDS:
-        info["id"] = feature["id"]
+    if identifier is not None and identifier not in LEGACY_OBJECT_IDS:
+        info["id"] = identifier
     measurements = _measurements(properties.get("measurements"))
     if measurements:
         info["measurements"] = measurements
@@ -239,7 +240,8 @@ def _classification(value: Any) -> tuple[str, tuple[int, int, int] | None]:
 def _measurements(value: Any) -> dict[str, float]:
     """QuPath >= 0.3 writes {name: value}; 0.2 wrote [{"name", "value"}]. NaN (None) means missing."""
     if isinstance(value, list):
-        value = {item.get("name"): item.get("value") for item in value if isinstance(item, dict)}
+        value = {item["name"]: item.get("value") for item in value
+                 if isinstance(item, dict) and isinstance(item.get("name"), str)}
     if not isinstance(value, dict):
         return {}
     return {str(name): number for name, number in value.items()

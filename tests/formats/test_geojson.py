@@ -243,6 +243,16 @@ def test_bad_geometries_are_skipped_with_a_reason(tmp_path, geometry, reason):
     assert dataset.images[0].labels.max() == 1
 
 
+def test_odd_property_types_are_tolerated(tmp_path):
+    odd = {"type": "Feature", "id": [1], "geometry": {"type": "Polygon", "coordinates": [square(0, 0, 4, 4)]},
+           "properties": {"objectType": 3, "classification": {"name": ["x"], "color": "red"},
+                          "measurements": [{"name": [1], "value": 2}, {"name": "ok", "value": True}, 7]}}
+    (tmp_path / "a.geojson").write_text(json.dumps([odd]))
+    dataset = read_geojson(tmp_path / "a.geojson")
+    assert dataset.classes[0].name == "Unclassified"
+    assert dataset.images[0].instance_info[1] == {"objectType": "annotation"}
+
+
 def test_deep_collections_and_too_many_points(tmp_path, monkeypatch):
     geometry: dict = {"type": "Polygon", "coordinates": [square(0, 0, 4, 4)]}
     for _ in range(20):
