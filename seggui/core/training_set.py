@@ -24,6 +24,7 @@ class TrainingSample:
     page: int
     mask_path: Path  # instance labels of the image's first label layer
     image_sha256: str
+    image_id: str = ""
 
 
 def reviewed_samples(project_folder: str | Path) -> list[TrainingSample]:
@@ -55,9 +56,43 @@ def reviewed_samples(project_folder: str | Path) -> list[TrainingSample]:
                 raise TrainingError(error.message, path) from None
             labels = mask_path(folder, layer["mask_file"], layer["id"])  # inside masks/, never a link
             check_mask_file(labels)
-            samples.append(TrainingSample(row["name"], path, row["page"], labels, row["sha256"]))
+            samples.append(TrainingSample(row["name"], path, row["page"], labels, row["sha256"], row["id"]))
         return samples
     except ProjectError:
         raise
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class ProjectSplit:
+    training: list[TrainingSample]
+    validation: list[TrainingSample]  # empty: base and new version cannot be compared honestly
+    unmeasured_reason: str = ""
+
+
+def project_split(project_folder: str | Path, update: bool = True) -> ProjectSplit:
+    """Reviewed images split into training and the project's fixed validation set.
+
+    `update` places images reviewed since the last run first (validation_set); the GUI
+    does that before it starts the child, so the child's own update changes nothing. The
+    images of the validation set are never trained on, even when they no longer qualify.
+    """
+    from seggui.core import validation_set
+
+    folder = Path(project_folder).resolve()
+    samples = reviewed_samples(folder)
+    connection = cat.connect(folder)
+    try:
+        stored = (validation_set.update_validation_set(connection, folder) if update
+                  else validation_set.stored_validation(connection))
+        rows = {row["id"]: row for row in connection.execute("SELECT id, status_model FROM images")}
+        honest = {i for i in stored if i in rows and validation_set.is_eligible(connection, folder, rows[i])}
+    finally:
+        connection.close()
+    training = [s for s in samples if s.image_id not in stored]
+    validation = [s for s in samples if s.image_id in honest]
+    reason = "" if validation else (
+        "no validation image: that needs a reviewed image whose labels a person made, corrected or "
+        "imported (an accepted proposal nobody changed favours the model that drew it), besides one to train on")
+    return ProjectSplit(training, validation, reason)

@@ -102,7 +102,10 @@ def metrics_text(card: dict) -> str:
     lines = []
     validation = _dict(card.get("validation"))
     trained, base = _dict(validation.get("trained")), _dict(validation.get("base"))
-    if trained:
+    if not measured(card):
+        lines.append("Validation against the base: not measured (no reviewed image labelled by a person "
+                     "was set aside)")
+    elif trained:
         if base:
             lines.append(f"Validation AP50 {_number(base.get('val_ap50'))} → {_number(trained.get('val_ap50'))}, "
                          f"Dice {_number(base.get('val_dice'))} → {_number(trained.get('val_dice'))} "
@@ -124,14 +127,31 @@ def metrics_text(card: dict) -> str:
     return "<br>".join(html.escape(line) for line in lines)
 
 
+def measured(card: dict) -> bool:
+    """False when training found no honest validation image (cards before this say nothing:
+    their scores are shown as they are)."""
+    return _dict(card.get("validation")).get("measured") is not False
+
+
+BEATS_MARGIN = 0.01  # AP50 gain below this is noise on a handful of validation images
+
+
+def beats_base(card: dict, margin: float = BEATS_MARGIN) -> bool:
+    """Whether a fine-tuned version measurably improves on its base (AP50 higher by > margin)."""
+    validation = _dict(card.get("validation"))
+    new_ap = _dict(validation.get("trained")).get("val_ap50")
+    old_ap = _dict(validation.get("base")).get("val_ap50")
+    return measured(card) and _is_number(new_ap) and _is_number(old_ap) and new_ap > old_ap + margin
+
+
 def regression_warning(card: dict) -> str:
     """A warning when a fine-tuned version scores below its base on the validation images
     (AP50, or Dice when AP50 ties): making it active would make pre-segmentation worse."""
     validation = _dict(card.get("validation"))
     trained, base = _dict(validation.get("trained")), _dict(validation.get("base"))
     new_ap, old_ap = trained.get("val_ap50"), base.get("val_ap50")
-    if not (_is_number(new_ap) and _is_number(old_ap)):
-        return ""
+    if not measured(card) or not (_is_number(new_ap) and _is_number(old_ap)):
+        return ""  # nothing honest to compare: "not measured" is said instead, never "lower"
     new_dice, old_dice = trained.get("val_dice"), base.get("val_dice")
     new_dice, old_dice = (new_dice if _is_number(new_dice) else 0), (old_dice if _is_number(old_dice) else 0)
     worse = new_ap < old_ap - 1e-9 or (abs(new_ap - old_ap) <= 1e-9 and new_dice < old_dice)

@@ -25,9 +25,11 @@ def install_model_docks(window):
     training_dock = TrainingDock(window)
     window.add_dock("Model", _scrollable(model_panel), right)
     window.add_dock("Training", _scrollable(training_dock), right)
-    # A finished training run adds a version: list it (selected) in the Model panel; making a
-    # version active changes the Training dock's default base model.
-    training_dock.version_added.connect(lambda folder: model_panel.refresh_models(select=folder))
+    # A finished training run adds a version: list it in the Model panel, leaving the model
+    # that pre-segments alone (only Make active, or the dock's explicit "make active if it
+    # beats the base", changes that); making a version active changes the default base model.
+    training_dock.version_added.connect(lambda folder: model_panel.refresh_models())
+    training_dock.version_activated.connect(lambda folder: model_panel.show_active_model())
     model_panel.versions_changed.connect(training_dock.refresh_models)
     return model_panel, training_dock
 

@@ -44,6 +44,7 @@ class ModelPanel(QWidget):
         self._batch_skipped: list[str] = []  # names of images a person began editing during the batch
         self._batch_record = None  # (project, job id) of the running batch, for records.finish_job
         self._batch = False
+        self._job_model = ""  # name of the model the running job predicts with
         self._cancel_requested = False
         self._proposal: tuple[str, np.ndarray, str] | None = None  # image id, labels, model name
         self._document = None
@@ -69,6 +70,12 @@ class ModelPanel(QWidget):
         self.refresh_button.clicked.connect(lambda: self.refresh_models())
         row.addWidget(self.refresh_button)
         layout.addLayout(row)
+        # Pre-segmenting with another model than the active one is a choice for this session:
+        # say so where the choice is made, so it is never mistaken for the project's model.
+        self.choice_label = QLabel(self)
+        self.choice_label.setWordWrap(True)
+        self.choice_label.setStyleSheet("color: #b36b00")
+        layout.addWidget(self.choice_label)
         self.details = QLabel(self)
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -185,9 +192,18 @@ class ModelPanel(QWidget):
         index = self.model_combo.currentIndex()
         return self._models[index] if 0 <= index < len(self._models) else None
 
-    def refresh_models(self, select: str | None = None) -> None:
-        """List models again; keep the selection, or select the model whose folder or name is `select`."""
-        previous = self.selected_model()
+    def default_model(self):
+        """What pre-segments unless the user picks another: the active version, else `nuclei`."""
+        return catalogue.default_model(self._models, self.project)
+
+    def refresh_models(self, select: str | None = None, reset: bool = False) -> None:
+        """List models again; keep the selection (or go back to the active model with `reset`),
+        or select the model whose folder or name is `select`.
+
+        Adding a version (a finished training run, an imported folder) refreshes without
+        `select`: the model that pre-segments changes only when the user chooses it.
+        """
+        previous = None if reset else self.selected_model()
         self._models = catalogue.available_models(self.project)
         wanted = None
         if select is not None:
@@ -195,7 +211,7 @@ class ModelPanel(QWidget):
         if wanted is None and previous is not None:
             wanted = next((m for m in self._models if catalogue.model_reference(m) ==
                            catalogue.model_reference(previous)), None)
-        wanted = wanted or catalogue.default_model(self._models, self.project)
+        wanted = wanted or self.default_model()
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for info in self._models:
@@ -205,6 +221,31 @@ class ModelPanel(QWidget):
         self.model_combo.blockSignals(False)
         self._on_model_selected()
         self._refresh_versions()
+
+    def active_model_name(self) -> str:
+        active = catalogue.active_version(self.project)
+        if active is not None:
+            return active.name
+        default = self.default_model()
+        return default.name if default is not None else "none"
+
+    def _show_choice(self) -> None:
+        """The note beside the combo and the status bar's permanent "model: <active>"."""
+        info, default = self.selected_model(), self.default_model()
+        chosen_other = (info is not None and default is not None
+                        and catalogue.model_reference(info) != catalogue.model_reference(default))
+        self.choice_label.setText(
+            f"Not the active model ({self.active_model_name()}): pre-segmenting with {info.name} "
+            "for this session only." if chosen_other else "")
+        self.choice_label.setVisible(chosen_other)
+        show_model = getattr(getattr(self.window, "status", None), "show_model", None)
+        if show_model is not None:
+            active = catalogue.active_version(self.project)
+            text = f"model: {self.active_model_name()}" + ("" if active is not None else " (bundled)")
+            if chosen_other:
+                text += f" · this session: {info.name}"
+            show_model(text, "The project's active model pre-segments images; change it with Make active "
+                       "in the Model panel" if self.project is not None else "")
 
     def _on_model_selected(self, *args) -> None:
         info = self.selected_model()
@@ -219,6 +260,7 @@ class ModelPanel(QWidget):
             for spin in (self.foreground_spin, self.seed_spin):
                 spin.setEnabled(network)
                 spin.setStatusTip(why)
+        self._show_choice()
         self._update_enabled()
 
     def _refresh_versions(self) -> None:
@@ -226,6 +268,10 @@ class ModelPanel(QWidget):
         for version in catalogue.project_versions(self.project):
             item = QListWidgetItem(catalogue.version_label(version))
             item.setData(Qt.ItemDataRole.UserRole, version.id)
+            if version.active:  # the same model the combo shows by default and the status bar names
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
             self.versions_list.addItem(item)
         self._update_enabled()
 
@@ -246,12 +292,12 @@ class ModelPanel(QWidget):
         except SegguiError as error:  # e.g. a catalogue row naming a folder outside the project
             show_error(self, "Cannot make this version active", error)
             return
-        active = catalogue.active_version(self.project)
-        self.refresh_models(select=None if active is None else catalogue.model_reference(
-            catalogue.version_info(active, self.project)))
-        if active is None:  # back to the default model
-            self.model_combo.setCurrentIndex(self._models.index(catalogue.default_model(self._models, None)))
+        self.show_active_model()
         self.versions_changed.emit()
+
+    def show_active_model(self) -> None:
+        """Select the project's active model (after it changed), dropping a session choice."""
+        self.refresh_models(reset=True)
 
     def choose_weights_file(self, file: str | None = None) -> bool:
         """For an unavailable torchvision model: install a local pretrained file for it."""
@@ -293,7 +339,7 @@ class ModelPanel(QWidget):
         except SegguiError as error:
             show_error(self, "Cannot add this model", error)
             return False
-        self.refresh_models(select=catalogue.model_reference(catalogue.version_info(version, self.project)))
+        self.refresh_models()  # listed, not selected: the active model still pre-segments
         self.versions_changed.emit()
         return True
 
@@ -309,7 +355,7 @@ class ModelPanel(QWidget):
             document.status_changed.connect(self._on_status_changed)
             document.undo_stack.changed.connect(self._update_enabled)  # the batch plan follows edits
         self._proposal = None
-        self.refresh_models()
+        self.refresh_models(reset=True)  # another project: its own active model, no session choice
         self._show_idle()
 
     def _on_status_changed(self, entry) -> None:
@@ -386,6 +432,9 @@ class ModelPanel(QWidget):
         self.discard()
         self._batch = batch
         self._cancel_requested = False
+        # Statuses name the model as the panel lists it (a version's name, which an imported
+        # folder's card may not share), fixed now: the combo may change while the job runs.
+        self._job_model = info.name
         self._job = Job(predict_images, catalogue.model_reference(info), tasks, self._options(),
                         self._result_ready.emit, "auto", default_threads(), name="pre-segment")
         self._job.progress.connect(self._on_progress)
@@ -418,7 +467,7 @@ class ModelPanel(QWidget):
             self._batch_failures.append(f"{result.name}: {result.error}")
             return
         if not self._batch:
-            self._proposal = (entry.id, result.labels, result.model)
+            self._proposal = (entry.id, result.labels, self._job_model)
             self._show_proposal()
             return
         if entry.status != "new":  # a person started on it while the batch ran
@@ -430,7 +479,8 @@ class ModelPanel(QWidget):
             mode = self.mode_combo.currentData()
             if layer is not None and layer.data.any():
                 mode = FILL_EMPTY  # a batch never replaces labels that are already there
-            accept_proposal(document, entry, result.labels, mode, result.model, layer)
+            command = accept_proposal(document, entry, result.labels, mode, self._job_model, layer)
+            self._record_accepted(entry, command.layer)
             self._batch_applied += 1
         except Exception as error:  # noqa: BLE001 - e.g. a locked layer: report, go on
             self._batch_failures.append(f"{result.name}: {error}")
@@ -495,13 +545,27 @@ class ModelPanel(QWidget):
             return
         _, labels, model = self._proposal
         try:
-            accept_proposal(self.window.document, entry, labels, self.mode_combo.currentData(), model,
-                            target_layer(entry, self.window.current_layer()))
+            command = accept_proposal(self.window.document, entry, labels, self.mode_combo.currentData(), model,
+                                      target_layer(entry, self.window.current_layer()))
         except PermissionError as error:
             self.progress_label.setText(str(error))
             return
+        self._record_accepted(entry, command.layer)
         self._proposal = None
         self._show_proposal()
+
+    def _record_accepted(self, entry, layer) -> None:
+        """Note in the catalogue that these labels are a model's, so that until a person changes
+        them the image never judges a model (seggui.core.validation_set)."""
+        if self.project is None:
+            return
+        from seggui.core import validation_set
+
+        try:
+            validation_set.record_in_project(self.project.folder, entry.id, layer.data)
+        except Exception as error:  # noqa: BLE001 - e.g. a read-only catalogue; the image stays excluded
+            self.progress_label.setText(f"Could not note the accepted proposal in the catalogue ({error}); "
+                                        "this image will not be used to validate models.")
 
     def discard(self) -> None:
         self._proposal = None

@@ -1,4 +1,5 @@
-"""The status bar: pixel position, raw values under the cursor, label id and class, save state."""
+"""The status bar: pixel position, raw values under the cursor, label id and class, the model
+that pre-segments, save state."""
 
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ class StatusBar(QStatusBar):
         self.value_label = QLabel(self)
         self.label_label = QLabel(self)
         self.save_label = QLabel(self)
+        self.model_label = QLabel(self)  # always visible: which model a pre-segmentation would use
         for widget in (self.position_label, self.value_label, self.label_label):
             self.addWidget(widget)
+        self.addPermanentWidget(self.model_label)
         self.addPermanentWidget(self.save_label)
         self.clear_cursor()
 
@@ -64,3 +67,7 @@ class StatusBar(QStatusBar):
     def show_save_state(self, text: str, tooltip: str = "") -> None:
         self.save_label.setText(text)
         self.save_label.setToolTip(tooltip)
+
+    def show_model(self, text: str, tooltip: str = "") -> None:
+        self.model_label.setText(text)
+        self.model_label.setToolTip(tooltip)

@@ -1,19 +1,22 @@
 """The Training dock: fine-tune a model on the project's reviewed images in a child process.
 
 One button starts; progress, ETA, live curves and the log show while the window stays
-usable. A finished run becomes a new project model version (not active until the user makes
-it so in the Model panel); a failed or cancelled run adds nothing and says why.
+usable. A finished run becomes a new project model version, not active until the user makes
+it so in the Model panel, or until the explicit "Make active if it beats the base" box (off by
+default) sees a measured gain on the project's validation images; a failed or cancelled run
+adds nothing and says why.
 """
 
 from __future__ import annotations
 
+import html
 import time
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
     QSpinBox, QVBoxLayout, QWidget,
 )
 from superqt import QCollapsible
@@ -34,6 +37,7 @@ def duration_text(seconds: float) -> str:
 
 class TrainingDock(QWidget):
     version_added = Signal(str)  # folder of the new model version
+    version_activated = Signal(str)  # folder of a new version made active by the opt-in box
     job_finished = Signal(str, str)  # outcome (done, cancelled, failed), message
 
     def __init__(self, window, data_arguments: list[str] | None = None, extra_arguments: list[str] = (),
@@ -70,6 +74,12 @@ class TrainingDock(QWidget):
         self.images_label.setWordWrap(True)
         form.addRow("Images", self.images_label)
         layout.addLayout(form)
+        self.activate_check = QCheckBox("Make active if it beats the base", self)
+        self.activate_check.setToolTip(
+            "Off: the new version is only listed; you make it active in the Model panel.\n"
+            f"On: it becomes active when its validation AP50 beats the base's by more than "
+            f"{catalogue.BEATS_MARGIN:.2f} on the project's validation images (never when not measured).")
+        layout.addWidget(self.activate_check)
 
         self.advanced = QCollapsible("Advanced options", self)
         advanced_widget = QWidget(self)
@@ -182,7 +192,7 @@ class TrainingDock(QWidget):
         self.start_button.setEnabled(not running and not reason)
         self.start_button.setToolTip(reason or "Save the project and train in the background")
         self.cancel_button.setEnabled(running)
-        for widget in (self.base_combo, self.minutes_spin, self.advanced):
+        for widget in (self.base_combo, self.minutes_spin, self.advanced, self.activate_check):
             widget.setEnabled(not running)
 
     # -- running ---------------------------------------------------------------------
@@ -196,6 +206,16 @@ class TrainingDock(QWidget):
         if autosave is not None and not autosave.save_blocking():
             self.status_label.setText("Cannot start: the project could not be saved. Fix that first.")
             return False
+        if self.data_arguments is None:
+            # Place newly reviewed images in the project's fixed validation set now, from this
+            # process: the child then only reads the catalogue.
+            from seggui.core import validation_set
+
+            try:
+                validation_set.update_validation_set(project.connection, project.folder)
+            except Exception as error:  # noqa: BLE001 - a catalogue that cannot be written
+                self.status_label.setText(f"Cannot start: the validation images could not be recorded ({error}).")
+                return False
         base = self.base_combo.currentData() or None
         base_name = Path(base).name if base else "scratch"
         name = f"{base_name}-ft-{datetime.now():%Y%m%d-%H%M%S}"
@@ -229,8 +249,14 @@ class TrainingDock(QWidget):
         kind = event.get("event")
         if kind == "start":
             self._run["started"] = time.monotonic()
-            self.status_label.setText(f"Training on {event.get('train_images')} images, validating on "
-                                      f"{event.get('val_images')} ({event.get('device')})…")
+            if event.get("validation_measured") is False:
+                validating = (f"picking the best epoch on {event.get('val_images')} of them; comparison "
+                              f"with the base not measured: {event.get('validation_note')}")
+            else:
+                validating = f"validating on {event.get('val_images')}"
+            self.status_label.setText(f"Training on {event.get('train_images')} images, {validating} "
+                                      f"({event.get('device')})…")
+            self.log_view.appendPlainText(self.status_label.text())
         elif kind == "epoch":
             self.plot.add_epoch(event)
             elapsed = time.monotonic() - self._run["started"]
@@ -256,11 +282,10 @@ class TrainingDock(QWidget):
 
                 card = read_card(run["out"] / "card.json")
                 relative = f"{catalogue.MODELS_FOLDER}/{run['name']}"
-                records.add_model_version(project.connection, run["name"], relative, card)
+                version = records.add_model_version(project.connection, run["name"], relative, card)
                 result = {"version": run["name"], "validation": card.get("validation")}
-                metrics = catalogue.metrics_text(card).split("<br>")[0]
-                warning = catalogue.regression_warning(card)
-                advice = warning or "Make it active in the Model panel to pre-segment with it."
+                metrics = html.unescape(catalogue.metrics_text(card).split("<br>")[0])
+                advice, result["activated"] = self._activate_if_better(project, version, card)
                 text = f"Finished: new version {run['name']}. {metrics}\n{advice}"
             except Exception as error:  # noqa: BLE001 - a broken output is a failed job, not a crash
                 outcome, text = "failed", f"Failed: the trained model could not be read ({error})"
@@ -278,4 +303,26 @@ class TrainingDock(QWidget):
         if result is not None:
             self.refresh_models()
             self.version_added.emit(str(run["out"]))
+            if result.get("activated"):
+                self.version_activated.emit(str(run["out"]))
         self.job_finished.emit(outcome, text)
+
+    def _activate_if_better(self, project, version, card) -> tuple[str, bool]:
+        """(what to tell the user, whether the version was made active). Training changes the
+        active model only when the user ticked the box and validation shows a real gain."""
+        active = catalogue.active_version(project)
+        current = active.name if active is not None else f"{catalogue.DEFAULT_BASE} (bundled)"
+        if not self.activate_check.isChecked():
+            warning = catalogue.regression_warning(card)
+            return (warning or f"{current} stays active; make the new version active in the Model panel "
+                    "to pre-segment with it."), False
+        if not catalogue.measured(card):
+            return f"Not made active: its gain over the base was not measured. {current} stays active.", False
+        if not catalogue.beats_base(card):
+            return (f"Not made active: it does not beat the base by more than {catalogue.BEATS_MARGIN:.2f} "
+                    f"AP50 on the validation images. {current} stays active."), False
+        try:
+            catalogue.activate_version(project, version.id)
+        except Exception as error:  # noqa: BLE001 - e.g. weights that do not load
+            return f"Not made active: {error}. {current} stays active.", False
+        return f"Made active: it beats the base on the validation images (was {current}).", True

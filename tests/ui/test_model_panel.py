@@ -200,7 +200,9 @@ def test_add_model_folder_trained_elsewhere_becomes_a_version(setup, tmp_path, m
     (version,) = records.model_versions(window.project.connection)
     copied = window.project.folder / version.path
     assert sorted(p.name for p in copied.iterdir()) == ["card.json", "weights.pt"]
-    assert panel.versions_list.count() == 1 and panel.selected_model().source == "project"
+    assert panel.versions_list.count() == 1
+    # Listed, not selected: adding a version never changes the model that pre-segments.
+    assert panel.selected_model().name == "nuclei" and not panel.choice_label.text()
     assert panel.add_model_folder(str(RESOURCE_MODELS / "nuclei"))  # a second copy gets its own name
     names = [v.name for v in records.model_versions(window.project.connection)]
     assert len(set(names)) == 2

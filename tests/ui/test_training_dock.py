@@ -66,7 +66,9 @@ def test_real_job_adds_a_version_then_a_cancelled_job_adds_none(setup, qtbot, tm
     assert len(versions) == 1 and not versions[0].active
     assert "new version" in dock.status_label.text()
     assert panel.versions_list.count() == 1
-    assert panel.selected_model().source == "project"  # the new version is selected in the Model panel
+    # Listed, neither active nor selected: training never changes the model that pre-segments.
+    assert panel.selected_model().name == "nuclei" and not panel.choice_label.text()
+    assert window.status.model_label.text() == "model: nuclei (bundled)"
     job = records.jobs(window.project.connection)[-1]
     assert job.kind == "training" and job.status == "done"
 

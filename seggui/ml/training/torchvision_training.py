@@ -34,7 +34,9 @@ def _cpu_state(model: torch.nn.Module) -> dict:
 
 def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torch.device, world: int) -> dict:
     """Fine-tune the torchvision model `info` (a registry ModelInfo); returns the card."""
-    from seggui.ml.training.trainer import CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, _card, _Clock, load_pairs
+    from seggui.ml.training.trainer import (
+        CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, _card, _Clock, honest_validation, load_split,
+    )
     from seggui.ml.unet import parameter_count
 
     kind = info.kind
@@ -48,16 +50,18 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
     state = state_dict_from(load_weights(info.weights, device), info.weights)
     normalization = dict(info.card.get("normalization") or card_for(kind)["normalization"])
 
-    pairs = load_pairs(config)
-    samples = [training_data.load_sample(p, 3, normalization) for p in pairs]
-    for sample in samples:
+    def load(pair):
+        sample = training_data.load_sample(pair, 3, normalization)
         sample.meta.clear()
-    samples = [tvd.as_crop_sample(s) for s in samples]
+        return tvd.as_crop_sample(sample)
+
+    split = load_split(config, load)
+    samples = split.samples
     class_names = ["background", "foreground"]
     num_classes = len(class_names)
     if not any(s.labels.any() for s in samples):
         raise TrainingError("the masks hold no instances: nothing to learn", config.masks or config.project)
-    train_samples, val_samples = training_data.split_validation(samples, config.validation_fraction, config.seed)
+    train_samples, val_samples = split.training, split.validation
 
     model, aux = tvd.build_for_finetuning(kind, base_classes, state, num_classes)
     del state
@@ -103,7 +107,8 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
     parameters = parameter_count(model)
     emit({
         "event": "start", "images": len(samples), "train_images": len(train_samples),
-        "val_images": len(val_samples), "epochs": epochs_limit, "minutes": config.minutes,
+        "val_images": len(val_samples), "validation_measured": split.measured, "validation_note": split.note,
+        "epochs": epochs_limit, "minutes": config.minutes,
         "device": str(device), "world_size": world, "parameters": parameters,
         "resumed_from_epoch": start_epoch if config.resume else None, "out": str(out),
         "kind": kind, "num_classes": num_classes,
@@ -192,6 +197,7 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
         final_metrics = validate()
     card = _card(config, architecture, normalization, InstanceParams(), info, samples, train_samples, val_samples,
                  history, base_metrics, final_metrics, best_epoch, clock.elapsed, stopped, parameters, world)
+    card["validation"] = honest_validation(split, base_metrics, final_metrics)
     card.pop("postprocess", None)
     card.update({
         "kind": kind, "task": card_base["task"], "architecture": architecture, "classes": class_names,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -86,10 +87,56 @@ def load_pairs(config: TrainConfig) -> list:
         pairs = pairs_from_project(Path(config.project))
     else:
         pairs = training_data.find_pairs(config.images, config.masks)
+    return _without_heldout(pairs, config)
+
+
+def _without_heldout(pairs: list, config: TrainConfig) -> list:
     kept = [p for p in pairs if not training_data.heldout_by_hash(p.stem, config.holdout_hash_percent)]
-    if not kept:
+    if pairs and not kept:
         raise TrainingError("every image falls in the held-out test split", config.images)
     return kept
+
+
+@dataclass
+class Split:
+    samples: list  # every sample loaded, training first
+    training: list
+    validation: list  # scores the base and the new model; picks the best epoch
+    measured: bool  # False: `validation` only picks the epoch, the comparison is not honest
+    note: str = ""
+
+
+def load_split(config: TrainConfig, load: Callable) -> Split:
+    """Samples (`load(pair)`) split into training and validation.
+
+    A project brings its fixed validation set (seggui.core.validation_set). When it has none,
+    part of the training images still picks the best epoch, but those labels may be a model's
+    own proposals, so the card says the comparison with the base was not measured.
+    """
+    if config.project is None:
+        samples = [load(p) for p in _without_heldout(training_data.find_pairs(config.images, config.masks), config)]
+        training, validation = training_data.split_validation(samples, config.validation_fraction, config.seed)
+        return Split(samples, training, validation, True)
+    from seggui.ml.training.project_data import project_pairs
+
+    pairs = project_pairs(Path(config.project))
+    training = [load(p) for p in _without_heldout(pairs.training, config)]
+    validation = [load(p) for p in pairs.validation if not training_data.heldout_by_hash(
+        p.stem, config.holdout_hash_percent)]
+    if validation:
+        return Split(training + validation, training, validation, True)
+    picked, selection = training_data.split_validation(training, config.validation_fraction, config.seed)
+    return Split(training, picked, selection, False, pairs.unmeasured_reason)
+
+
+def honest_validation(split: Split, base_metrics, final_metrics) -> dict:
+    """The card's `validation`: base and trained scores only when they mean something."""
+    if split.measured:
+        return {"base": base_metrics, "trained": final_metrics, "measured": True,
+                "images": [s.stem for s in split.validation]}
+    return {"base": None, "trained": None, "measured": False, "reason": split.note,
+            "selection": {"base": base_metrics, "trained": final_metrics,
+                          "images": [s.stem for s in split.validation]}}
 
 
 class _Clock:
@@ -156,13 +203,13 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         params = InstanceParams.from_json(base_info.card.get("postprocess"))
     distance_head = bool(architecture.get("distance_head", False))
 
-    kept = load_pairs(config)
-    samples = [training_data.load_sample(p, architecture["in_channels"], normalization) for p in kept]
-    for sample in samples:
+    def load(pair):
+        sample = training_data.load_sample(pair, architecture["in_channels"], normalization)
         sample.meta.clear()
-    train_samples, val_samples = training_data.split_validation(
-        samples, config.validation_fraction, config.seed
-    )
+        return sample
+
+    split = load_split(config, load)
+    samples, train_samples, val_samples = split.samples, split.training, split.validation
 
     if base_state is not None:
         from seggui.ml.checked_build import build_checked
@@ -213,6 +260,8 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         "images": len(samples),
         "train_images": len(train_samples),
         "val_images": len(val_samples),
+        "validation_measured": split.measured,
+        "validation_note": split.note,
         "epochs": epochs_limit,
         "minutes": config.minutes,
         "device": str(device),
@@ -316,6 +365,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     card = _card(config, architecture, normalization, params, base_info, samples, train_samples,
                  val_samples, history, base_metrics, final_metrics, best_epoch, clock.elapsed, stopped,
                  parameter_count(model), world)
+    card["validation"] = honest_validation(split, base_metrics, final_metrics)
     if rank == 0:
         from seggui.ml.cards import write_card
 
