@@ -154,14 +154,15 @@ class TrainingDock(QWidget):
                 signal.connect(self._on_images_changed)
         if self.is_running:  # its project was closed: the run cannot become one of its versions
             self.cancel()
-        self.refresh_models()
+        self.refresh_models(reset=True)  # another project: fine-tune its active model by default
 
     def _on_images_changed(self, *args) -> None:
         self._update_enabled()
 
-    def refresh_models(self) -> None:
-        """List the base models: U-Nets that can load (project versions included), or none."""
-        previous = self.base_combo.currentData()
+    def refresh_models(self, reset: bool = False) -> None:
+        """List the base models: U-Nets that can load (project versions included), or none;
+        keep the chosen base unless `reset` (then the active version, else `nuclei`)."""
+        previous = None if reset else self.base_combo.currentData()
         models = catalogue.available_models(self.project)
         self._bases = [m for m in models if m.kind == "unet" and m.available]
         default = catalogue.default_model(self._bases, self.project)
