@@ -242,6 +242,9 @@ class ModelPanel(QWidget):
         if show_model is not None:
             active = catalogue.active_version(self.project)
             text = f"model: {self.active_model_name()}" + ("" if active is not None else " (bundled)")
+            if active is not None and (default is None or default.source != "project" or default.name != active.name):
+                # e.g. its folder was deleted: say what pre-segments instead of a name that cannot load
+                text += f" (unavailable; using {default.name if default is not None else 'none'})"
             if chosen_other:
                 text += f" · this session: {info.name}"
             show_model(text, "The project's active model pre-segments images; change it with Make active "

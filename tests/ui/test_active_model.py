@@ -206,3 +206,12 @@ def test_make_active_if_better_activates_only_on_a_real_measured_gain(window, pr
     new = records.model_versions(window.project.connection)[-1]
     assert new.active and "Made active" in text
     assert_shows_active(window, new.name)
+
+
+def test_an_active_version_that_cannot_load_is_named_with_what_is_used_instead(window, project_with_active_version):
+    import shutil
+
+    shutil.rmtree(project_with_active_version / "models" / "v1")
+    window.files.open_project(project_with_active_version)
+    assert window.panel.selected_model().name == "nuclei"
+    assert window.status.model_label.text() == "model: v1 (unavailable; using nuclei)"
