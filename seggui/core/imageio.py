@@ -17,7 +17,9 @@ from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
+from seggui.core import microscopy, pillow_images
 from seggui.core.errors import ImageReadError
+from seggui.core.image_formats import image_files, image_suffixes, is_image_file, kind_from_magic
 from seggui.core.image_limits import (
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -32,22 +34,14 @@ from seggui.core.image_limits import (
     read_budget,
     tiff_stored_bytes,
 )
+from seggui.core.microscopy import is_zarr_folder
 from seggui.core.safe_files import UnsafePathError, open_regular
 
-__all__ = ["DEFAULT_MAX_IMAGE_BYTES", "DEFAULT_MAX_PIXELS", "ImageData", "image_size", "is_image_file",
-           "png_chunk_problem", "read_image", "sniff_kind"]
+__all__ = ["DEFAULT_MAX_IMAGE_BYTES", "DEFAULT_MAX_PIXELS", "ImageData", "image_files", "image_size",
+           "image_suffixes", "is_image_file", "is_zarr_folder", "kind_from_magic", "png_chunk_problem", "read_image", "sniff_kind"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"BM", "bmp"),
-    (b"II*\x00", "tiff"),
-    (b"MM\x00*", "tiff"),
-    (b"II+\x00", "tiff"),  # BigTIFF
-    (b"MM\x00+", "tiff"),
-)
+_CORE_KINDS = ("png", "jpeg", "bmp", "tiff")  # decoded by OpenCV or tifffile; other kinds by Pillow or bioio
+_HEAD = 4096  # enough for every signature and for a TGA header with its palette
 
 
 @dataclass
@@ -56,7 +50,7 @@ class ImageData:
 
     array: np.ndarray
     path: Path
-    kind: str  # png, jpeg, bmp, tiff
+    kind: str  # png, jpeg, bmp, tiff, a Pillow format (webp, gif...) or a microscope kind (czi, lif...)
     channel_names: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     page: int = 0
@@ -75,20 +69,15 @@ class ImageData:
         return 1 if self.array.ndim == 2 else int(self.array.shape[2])
 
 
-def is_image_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def kind_from_magic(head: bytes) -> str | None:
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return None
-
-
 @contextlib.contextmanager
-def _open_image(path: Path) -> Iterator[tuple[BinaryIO, int, str]]:
-    """(handle, file size, kind) of an image file; anything but a regular file is refused."""
+def _open_image(path: Path) -> Iterator[tuple[BinaryIO | None, int, str]]:
+    """(handle, file size, kind) of an image file; anything but a regular file is refused.
+
+    An OME-Zarr image is a folder: it is yielded with no handle.
+    """
+    if is_zarr_folder(path):
+        yield None, 0, "ome-zarr"
+        return
     try:
         handle = open_regular(path, "file")
     except UnsafePathError as error:
@@ -96,14 +85,15 @@ def _open_image(path: Path) -> Iterator[tuple[BinaryIO, int, str]]:
     with handle:
         size = os.fstat(handle.fileno()).st_size
         try:
-            head = handle.read(16)
+            head = handle.read(_HEAD)
         except OSError as error:
             raise ImageReadError(f"cannot be read ({error.strerror or error})", path) from None
         if not head:
             raise ImageReadError("file is empty", path)
-        kind = kind_from_magic(head)
+        kind = kind_from_magic(head) or pillow_images.kind_without_magic(head)
         if kind is None:
-            raise ImageReadError(f"not a PNG, JPEG, BMP or TIFF image (starts with {head[:8]!r})", path)
+            raise ImageReadError(f"not a PNG, JPEG, TIFF, WebP, GIF, microscope or other image seggui reads "
+                                 f"(starts with {head[:8]!r})", path)
         handle.seek(0)
         yield handle, size, kind
 
@@ -118,6 +108,9 @@ def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) from the header alone, without decoding pixels."""
     path = Path(path)
     with _open_image(path) as (handle, size, kind):
+        if kind in microscopy.KINDS:
+            with microscopy.open_source(path, kind) as source:
+                return source.scenes[0].rows, source.scenes[0].cols
         if kind == "tiff":
             shape, axes, _ = _tiff_layout(path, handle)
             if "Y" not in axes or "X" not in axes or len(shape) != len(axes):
@@ -128,10 +121,12 @@ def image_size(path: str | Path) -> tuple[int, int]:
 
 
 def _header(handle: BinaryIO, path: Path, kind: str) -> ImageHeader:
-    """PNG, JPEG or BMP header; the handle is left just past the bytes read for it."""
+    """The header of any image but a TIFF; the handle is left just past the bytes read for it."""
     try:
         head = handle.read(33 if kind == "png" else HEADER_BYTES)  # IHDR is always first
-        return png_header(head) if kind == "png" else pillow_header(head, kind)
+        if kind == "png":
+            return png_header(head)
+        return pillow_header(head, kind) if kind in _CORE_KINDS else pillow_images.header(head, kind)
     except PngProblem as problem:
         raise ImageReadError(str(problem), path) from None
     except OSError as error:
@@ -142,13 +137,16 @@ def _header(handle: BinaryIO, path: Path, kind: str) -> ImageHeader:
 
 def read_image(path: str | Path, page: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS,
                max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> ImageData:
-    """Read one image (one plane of a multi-page TIFF) as its raw array.
+    """Read one image (one plane of a multi-page TIFF or of a microscope file) as its raw array.
 
     `max_pixels` bounds width x height, `max_bytes` the decoded size (channels and bit depth
-    included); both are checked from the header, before any pixel data is read.
+    included); both are checked from the header, before any pixel data is read. A microscope
+    file numbers the planes of all its scenes in turn (see seggui.core.microscopy).
     """
     path = Path(path)
     with _open_image(path) as (handle, size, kind):
+        if kind in microscopy.KINDS:
+            return _read_microscopy(path, kind, page, max_pixels, max_bytes)
         if kind == "tiff":
             return _read_tiff(path, handle, page, max_pixels, max_bytes)
         header = _header(handle, path, kind)
@@ -160,7 +158,10 @@ def read_image(path: str | Path, page: int = 0, max_pixels: int = DEFAULT_MAX_PI
                 end = png_extent(handle, size, budget)
                 if end < size:  # a valid PNG ends at IEND; what follows is never read
                     metadata["ignored_trailing_bytes"] = size - end
-            else:  # JPEG/BMP data ends within the budget; any padding after it is left unread
+            elif kind == "webp":  # a RIFF file ends where its header says
+                handle.seek(0)
+                end = min(size, pillow_images.webp_extent(handle.read(8)), budget)
+            else:  # other data ends within the budget; any padding after it is left unread
                 end = min(size, budget)
             handle.seek(0)
             raw = handle.read(end)
@@ -168,9 +169,44 @@ def read_image(path: str | Path, page: int = 0, max_pixels: int = DEFAULT_MAX_PI
             raise ImageReadError(str(problem), path) from None
         except OSError as error:
             raise ImageReadError(f"cannot be read ({error.strerror or error})", path) from None
-    image = _decode_with_opencv(raw, path, kind)
+    image = _decode_with_opencv(raw, path, kind) if kind in _CORE_KINDS else _decode_with_pillow(raw, path, kind)
     image.metadata.update(metadata)
     return image
+
+
+def _decode_with_pillow(raw: bytes, path: Path, kind: str) -> ImageData:
+    try:
+        array, names, metadata = pillow_images.decode(raw, kind)
+    except MemoryError:
+        raise ImageReadError(f"not enough memory to decode this {kind.upper()} image", path) from None
+    except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
+        raise ImageReadError(f"corrupt or truncated {kind.upper()} data ({type(error).__name__}: {error})",
+                             path) from None
+    return ImageData(np.ascontiguousarray(array), path, kind, channel_names=names, metadata=metadata)
+
+
+def _read_microscopy(path: Path, kind: str, page: int, max_pixels: int,
+                     max_bytes: int) -> ImageData:
+    with microscopy.open_source(path, kind) as source:
+        scene_number, index = microscopy.locate(source.scenes, page, path)
+        scene = source.scenes[scene_number]
+        header = ImageHeader(scene.rows, scene.cols, scene.channels, scene.dtype.itemsize)
+        check_limits(header, path, max_pixels, max_bytes)
+        _check_samples(header, path, max_pixels)
+        array = microscopy.read(source, scene_number, index, path, kind)
+        metadata = microscopy.metadata_of(source.scenes, scene_number, index)
+        page_count = sum(s.plane_count for s in source.scenes)
+    names = _channel_names(metadata, array)
+    return ImageData(np.ascontiguousarray(array), path, kind, names, metadata, page, page_count)
+
+
+def _check_samples(header: ImageHeader, path: Path, max_pixels: int) -> None:
+    """Channels count against the pixel limit for multichannel stacks, as they always have for TIFF."""
+    samples = header.height * header.width * header.channels
+    if samples > max_pixels:
+        raise ImageReadError(
+            f"image is {header.width}x{header.height} x {header.channels} channels = {samples:,} "
+            f"samples, above the limit of {max_pixels:,} (set SEGGUI_MAX_PIXELS to raise it)", path)
 
 
 def _decode_with_opencv(raw: bytes, path: Path, kind: str) -> ImageData:
@@ -241,10 +277,7 @@ def _read_tiff(path: Path, handle: BinaryIO, page: int, max_pixels: int, max_byt
                 raise ImageReadError(f"plane {page} requested, the file has {page_count}", path)
             channel_axes = [i for i, a in enumerate(axes) if a in _CHANNEL_AXES]
             channels = int(np.prod([shape[i] for i in channel_axes])) if channel_axes else 1
-            if height * width * channels > max_pixels:  # channels count here, as they always have
-                raise ImageReadError(
-                    f"image is {width}x{height} x {channels} channels = {height * width * channels:,} "
-                    f"samples, above the limit of {max_pixels:,} (set SEGGUI_MAX_PIXELS to raise it)", path)
+            _check_samples(ImageHeader(height, width, channels), path, max_pixels)
             # One page per plane: the chosen page is read alone; otherwise the series is decoded whole.
             one_page = page_count > 1 and len(series.pages) == page_count
             planes = 1 if one_page else page_count

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seggui.core.errors import FormatError
-from seggui.core.imageio import is_image_file
+from seggui.core.imageio import image_files, is_image_file
 
 # A JSON larger than this is only sniffed from its start (a big COCO file is not read twice).
 SNIFF_WHOLE_BYTES = 16 * 1024**2
@@ -125,7 +125,7 @@ def detect_format(path: str | Path) -> str:
     children = [c for c in path.iterdir() if c.is_dir()]
     if any(is_dsb_folder(c) for c in children[:50]):
         return "masks"
-    if any(p.is_file() and is_image_file(p) for p in path.iterdir()):
+    if image_files(path):
         return "masks"
     hint = _subfolder_hint(children)
     raise FormatError("no annotations found (LabelMe, CVAT, Supervisely, COCO or label masks)" + hint, path)

@@ -21,7 +21,7 @@ import numpy as np
 
 from seggui.core.annotation import Dataset, ImageAnnotation, LabelClass, label_dtype_for
 from seggui.core.errors import FormatError, SegguiError
-from seggui.core.imageio import DEFAULT_MAX_PIXELS, image_size, is_image_file, read_image
+from seggui.core.imageio import DEFAULT_MAX_PIXELS, image_files, image_size, is_image_file, read_image
 from seggui.core.safe_files import UnsafePathError, open_regular
 from seggui.formats.canvas import check_label_size, class_names_of, output_stems
 from seggui.formats.rasterize import distinct_instance_colors
@@ -78,7 +78,7 @@ def read_masks(source: str | Path, images_dir: str | Path | None = None) -> Data
     dataset = Dataset()
     if source.is_file():
         if not is_image_file(source):
-            raise FormatError("not a label image (expected PNG or TIFF)", source)
+            raise FormatError("not a label image (expected PNG, TIFF or another image format)", source)
         _read_instance_files([source], None, dataset, images_folder or source.parent)
         return dataset
     if not source.is_dir():
@@ -102,13 +102,13 @@ def read_masks(source: str | Path, images_dir: str | Path | None = None) -> Data
         classes_json = source / "classes.json"
         if classes_json.is_file():
             _read_class_list(classes_json, dataset)
-        files = sorted(p for p in (source / "instances").iterdir() if is_image_file(p))
+        files = image_files(source / "instances")
         class_folder = source / "classes" if (source / "classes").is_dir() else None
         _read_instance_files(files, class_folder, dataset, images_folder or source / "images")
         return dataset
-    files = sorted(p for p in source.iterdir() if p.is_file() and is_image_file(p))
+    files = image_files(source)
     if not files:
-        raise FormatError("no label images (PNG/TIFF) in this folder", source)
+        raise FormatError("no label images (PNG, TIFF, WebP...) in this folder", source)
     if source.name.lower() in SEMANTIC_FOLDER_NAMES:
         _read_semantic_files(files, dataset, images_folder)
     else:
@@ -175,7 +175,7 @@ def _read_voc(layout: VocLayout, dataset: Dataset, images_folder: Path | None) -
         return object_indices(read_label_image(path, keep_channels=True), path)
 
     folder = layout.objects or layout.classes
-    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))  # type: ignore[union-attr]
+    files = image_files(folder)  # type: ignore[arg-type]
     if not files:
         raise FormatError("no label images (PNG) in this folder", folder)
     if layout.objects is not None:
@@ -268,13 +268,13 @@ def _read_semantic_files(files: list[Path], dataset: Dataset, images_folder: Pat
 
 
 def _read_dsb(folder: Path, dataset: Dataset) -> None:
-    images = sorted(p for p in (folder / "images").iterdir() if is_image_file(p))
+    images = image_files(folder / "images")
     if not images:
         raise FormatError("no image in images/", folder)
     height, width = image_size(images[0])
     check_label_size(height, width, f"{folder.name}/images/{images[0].name}", images[0])
     labels = np.zeros((height, width), dtype=np.uint32)
-    masks = sorted(p for p in (folder / "masks").iterdir() if is_image_file(p))
+    masks = image_files(folder / "masks")
     next_id = 0
     label_class = dataset.ensure_class("nucleus")
     for mask_path in masks:

@@ -36,6 +36,8 @@ from seggui.core.image_limits import (
     png_chunk_problem,
     png_header,
 )
+from seggui.core import pillow_images
+from seggui.core.image_formats import pillow_formats
 from seggui.core.imageio import kind_from_magic
 from seggui.core.safe_files import UnsafePathError, read_bytes_limited
 
@@ -156,6 +158,8 @@ def embedded_image_header(data: bytes, where: Path, what: str) -> ImageHeader:
                 height, width = shape[axes.index("Y")], shape[axes.index("X")]
                 channels = max(1, int(np.prod(shape)) // max(1, height * width))
                 return ImageHeader(int(height), int(width), channels, series.dtype.itemsize)
+        if kind in {name.lower() for name in pillow_formats()}:
+            return pillow_images.header(data[:HEADER_BYTES], kind)
         return _other_header(data)
     except FormatError:
         raise
@@ -194,12 +198,28 @@ def decode_image_bytes(
         array = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     except cv2.error:
         array = None
+    if array is None and kind_from_magic(data[:4096]) not in (None, "png", "jpeg", "bmp", "tiff"):
+        array = _decode_with_pillow(data, grayscale)  # GIF, JPEG 2000...: formats OpenCV may lack
+        if array is not None:
+            return array  # already RGB(A)
     if array is None:
         raise FormatError(f"{what} is corrupt image data", where)
     if array.ndim == 3 and array.shape[2] == 3:
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
     elif array.ndim == 3 and array.shape[2] == 4:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    return array
+
+
+def _decode_with_pillow(data: bytes, grayscale: bool) -> np.ndarray | None:
+    import cv2
+
+    try:
+        array = pillow_images.decode(data, kind_from_magic(data[:4096]) or "")[0]
+    except Exception:  # Pillow raises many types on broken data: reported as corrupt by the caller
+        return None
+    if grayscale and array.ndim == 3:
+        array = cv2.cvtColor(np.ascontiguousarray(array[..., :3]), cv2.COLOR_RGB2GRAY)
     return array
 
 

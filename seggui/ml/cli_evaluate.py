@@ -15,11 +15,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _labels_by_stem(folder: Path) -> dict[str, Path]:
     from seggui.core.errors import ImageReadError
-    from seggui.core.imageio import is_image_file
+    from seggui.core.imageio import image_files
 
     if not folder.is_dir():
         raise ImageReadError("folder not found", folder)
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
+    return {p.stem: p for p in image_files(folder)}
 
 
 def evaluate_folders(pred: Path, gt: Path) -> dict:

@@ -21,14 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def collect_images(inputs: list[Path]) -> list[Path]:
     from seggui.core.errors import ImageReadError
-    from seggui.core.imageio import is_image_file
+    from seggui.core.imageio import image_files, is_zarr_folder
 
     images: list[Path] = []
     for item in inputs:
-        if item.is_dir():
-            # Not only regular files: a FIFO or device named .png is then reported by name
-            # (read_image refuses it) instead of vanishing from the batch unnoticed.
-            images.extend(sorted(p for p in item.iterdir() if not p.is_dir() and is_image_file(p)))
+        if item.is_dir() and not is_zarr_folder(item):  # an OME-Zarr image is a folder
+            images.extend(image_files(item))
         elif item.exists():
             images.append(item)
         else:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from seggui.core.catalogue import CATALOGUE_NAME
 from seggui.core.document import Document
 from seggui.core.errors import SegguiError
+from seggui.core.image_formats import readable_suffixes
 from seggui.core.imageio import is_image_file
 from seggui.core.project import Project
 from seggui.ui.dialogs import ask_unsaved_changes, error_text, show_error
@@ -23,7 +24,14 @@ from seggui.ui.dialogs import ask_unsaved_changes, error_text, show_error
 if TYPE_CHECKING:
     from seggui.ui.main_window import MainWindow
 
-IMAGE_FILTER = "Images (*.png *.tif *.tiff *.jpg *.jpeg *.bmp *.czi *.nd2 *.lif);;All files (*)"
+
+def image_filter() -> str:
+    """The Add images dialog's filter: exactly the suffixes readable here (microscope files only
+    with their readers installed; OME-Zarr is a folder, which this dialog cannot pick)."""
+    patterns = " ".join(f"*{suffix}" for suffix in readable_suffixes() if suffix != ".zarr")
+    return f"Images ({patterns});;All files (*)"
+
+
 SAVE_ERROR_ADVICE = ("Your edits are kept in memory. Free some space or fix the folder's permissions, "
                      "then File > Save, or use File > Save as… to save the project in another folder.")
 
@@ -153,7 +161,7 @@ class FileOperations:
         """Add image files or folders to the project. Returns how many were added."""
         if paths is None:
             chosen, _ = QFileDialog.getOpenFileNames(self.window, "Add images", self.settings.last_folder("images"),
-                                                     IMAGE_FILTER)
+                                                     image_filter())
             if not chosen:
                 return 0
             paths = list(chosen)
