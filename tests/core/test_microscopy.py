@@ -104,3 +104,19 @@ def test_seggui_predict_reads_a_czi(microscopy, tmp_path, capsys):
                  str(tmp_path / "out"), "--tile", "256", "--device", "cpu"])
     assert code == 0, capsys.readouterr().err
     assert read_image(tmp_path / "out" / "s_1_t_1_c_1_z_1.png").array.shape == (325, 475)
+
+
+def test_ome_zarr_folder_planes_over_t_and_z(tmp_path):
+    pytest.importorskip("bioio")
+    writers = pytest.importorskip("bioio_ome_zarr.writers")
+    data = (np.arange(2 * 3 * 2 * 16 * 20) % 4000).astype(np.uint16).reshape(2, 3, 2, 16, 20)  # T C Z Y X
+    path = tmp_path / "cells.ome.zarr"
+    writers.OMEZarrWriter(str(path), level_shapes=data.shape, dtype=data.dtype,
+                          physical_pixel_size=[1, 1, 0.5, 0.25, 0.25]).write_full_volume(data)
+    assert image_size(path) == (16, 20)
+    for page in range(4):
+        image = read_image(path, page=page)
+        t, z = divmod(page, 2)
+        assert image.kind == "ome-zarr" and image.page_count == 4 and (image.metadata["T"], image.metadata["Z"]) == (t, z)
+        np.testing.assert_array_equal(image.array, np.moveaxis(data[t, :, z], 0, -1))
+    assert image.metadata["PhysicalSizeX"] == 0.25
