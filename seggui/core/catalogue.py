@@ -84,6 +84,21 @@ def connect(folder: Path, create: bool = False) -> sqlite3.Connection:
         raise ProjectError(f"catalogue is damaged or not a SQLite file ({error})", path) from error
 
 
+def connect_again(folder: Path) -> sqlite3.Connection:
+    """Another connection to a catalogue `connect` already checked (one per thread)."""
+    path = folder / CATALOGUE_NAME
+    try:
+        # Used by one thread only; check_same_thread=False lets Project.close() close it.
+        connection = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA trusted_schema=OFF")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+    except sqlite3.DatabaseError as error:
+        raise ProjectError(f"catalogue cannot be opened ({error})", path) from error
+
+
 def check_format(connection: sqlite3.Connection, path: Path) -> None:
     row = connection.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
     if row is None:

@@ -27,6 +27,7 @@ from seggui.core.document import STATUSES, Document, ImageEntry, ImageSource, La
 from seggui.core.errors import ImageReadError, ProjectError
 from seggui.core.imageio import image_size, is_image_file, read_image
 from seggui.core.layers import ImageLayer, LabelLayer
+from seggui.core import project_lock
 from seggui.core.project_files import MASKS_FOLDER, check_mask_file, mask_path, masks_folder
 from seggui.core.recovery import RecoveryReport, pending_journal_bytes, recovery_report
 from seggui.core.safe_files import UnsafePathError, check_regular
@@ -85,9 +86,18 @@ def source_for_file(path: str | Path, page: int = 0) -> ImageSource:
 class Project:
     """An open project folder. Use `Project.create` or `Project.open`."""
 
-    def __init__(self, folder: Path, connection):
+    def __init__(self, folder: Path, connection, read_only: bool = False):
         self.folder = folder
-        self.connection = connection
+        # One connection per thread: the GUI thread records jobs and versions while the
+        # autosave worker writes a save; sharing one connection would mix their transactions.
+        self._owner_thread = threading.get_ident()
+        self._first_connection = connection
+        self._local = threading.local()
+        self._connections = [connection]
+        self._connections_lock = threading.Lock()
+        self.read_only = read_only  # opened while another seggui holds the lock: never writes
+        self.lock: project_lock.LockHolder | None = None
+        self._saved_rows: dict[str, dict] = {}  # image id -> row as last read or written
         self._saved_versions: dict[str, int] = {}
         self._mask_files: dict[str, str] = {}  # layer id -> mask file currently in the catalogue
         self._mask_hashes: dict[str, str | None] = {}
@@ -107,17 +117,37 @@ class Project:
         except OSError as error:
             raise ProjectError(f"cannot create the project folder ({error.strerror or error})", folder) from error
         masks_folder(folder, create=True)
-        return cls(folder, cat.connect(folder, create=True))
+        lock = project_lock.acquire(folder)
+        try:
+            project = cls(folder, cat.connect(folder, create=True))
+        except BaseException:
+            project_lock.release(folder, lock)
+            raise
+        project.lock = lock
+        return project
 
     @classmethod
-    def open(cls, folder: str | Path) -> tuple["Project", Document]:
+    def open(cls, folder: str | Path, read_only: bool = False, take_over: bool = False) -> tuple["Project", Document]:
+        """Open a project. Raises ProjectLockedError when another seggui has it open for writing
+        (its `holder` says who): then open with `read_only=True`, or `take_over=True` when that
+        seggui is gone. A read-only project repairs nothing on opening and refuses to save."""
         folder = Path(folder).resolve()
         if folder.is_file() and folder.name == cat.CATALOGUE_NAME:
             folder = folder.parent
         if not folder.is_dir():
             raise ProjectError("no such project folder", folder)
-        journal_bytes = pending_journal_bytes(folder)  # must be read before SQLite replays it
-        project = cls(folder, cat.connect(folder))
+        if not (folder / cat.CATALOGUE_NAME).is_file() and not (folder / cat.CATALOGUE_NAME).is_symlink():
+            raise ProjectError("not a seggui project (no catalogue file found)", folder)
+        # The lock first: crash clean-up must never delete files another writer is saving.
+        lock = None if read_only else project_lock.acquire(folder, take_over)
+        try:
+            journal_bytes = pending_journal_bytes(folder)  # must be read before SQLite replays it
+            project = cls(folder, cat.connect(folder), read_only=read_only)
+        except BaseException:
+            if lock is not None:
+                project_lock.release(folder, lock)
+            raise
+        project.lock = lock
         try:
             catalogue_check.check_rows(project.connection, folder / cat.CATALOGUE_NAME, STATUSES)
             masks_folder(folder)  # a linked masks folder is refused before anything reads or cleans it
@@ -128,18 +158,41 @@ class Project:
                 if row["mask_file"]:
                     project._mask_files[row["id"]] = row["mask_file"]
                     project._mask_hashes[row["id"]] = row["mask_sha256"]
-            project.recovery = recovery_report(project, journal_bytes)
+            for position, entry in enumerate(document.images):
+                project._saved_rows[entry.id] = project._image_row(entry, position)
+            if not read_only:
+                project.recovery = recovery_report(project, journal_bytes)
         except BaseException:
             project.close()
             raise
         document.mark_clean()
         return project, document
 
+    @property
+    def connection(self):
+        """The catalogue connection of the calling thread (opened on first use)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            if threading.get_ident() == self._owner_thread:
+                connection = self._first_connection
+            else:
+                connection = cat.connect_again(self.folder)
+                with self._connections_lock:
+                    self._connections.append(connection)
+            self._local.connection = connection
+        return connection
+
     def close(self) -> None:
-        try:
-            self.connection.close()
-        except Exception:
-            pass
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            try:
+                connection.close()
+            except Exception:
+                pass
+        if self.lock is not None:
+            project_lock.release(self.folder, self.lock)
+            self.lock = None
 
     def _entry_from_row(self, row) -> ImageEntry:
         relative = row["path_relative"]
@@ -291,6 +344,9 @@ class Project:
 
     def write(self, snapshot: SaveSnapshot) -> None:
         """Write a snapshot: new mask files first, then one catalogue transaction."""
+        if self.read_only:
+            raise ProjectError("the project was opened read-only (another seggui holds it); use Save As to "
+                               "keep your changes in another folder", self.folder)
         with self._save_lock:
             new_files: dict[str, str] = {}
             try:
@@ -303,6 +359,8 @@ class Project:
                 raise
             self._saved_versions.update(snapshot.versions)
             self.remove_orphan_masks()
+            if self.lock is not None:
+                self.lock = project_lock.refresh(self.folder, self.lock)
 
     def _write_masks(self, snapshot: SaveSnapshot, new_files: dict[str, str]) -> None:
         masks = masks_folder(self.folder, create=True)
@@ -330,21 +388,23 @@ class Project:
         connection = self.connection
         try:
             with cat.transaction(connection):
-                ids = [row["id"] for row in snapshot.image_rows]
-                connection.execute("CREATE TEMP TABLE IF NOT EXISTS keep_ids (id TEXT PRIMARY KEY)")
-                connection.execute("DELETE FROM keep_ids")
-                connection.executemany("INSERT INTO keep_ids VALUES (?)", [(i,) for i in ids])
-                connection.execute("DELETE FROM layers WHERE image_id NOT IN (SELECT id FROM keep_ids)")
-                connection.execute("DELETE FROM images WHERE id NOT IN (SELECT id FROM keep_ids)")
+                # Only what this session changed: rows another writer saved meanwhile (a colleague
+                # marking another image reviewed) are neither reverted nor deleted.
+                ids = {row["id"] for row in snapshot.image_rows}
+                removed = [image_id for image_id in self._saved_rows if image_id not in ids]
+                changed = [row for row in snapshot.image_rows if self._saved_rows.get(row["id"]) != row]
+                for image_id in removed:
+                    connection.execute("DELETE FROM layers WHERE image_id=?", (image_id,))
+                    connection.execute("DELETE FROM images WHERE id=?", (image_id,))
                 columns = list(snapshot.image_rows[0]) if snapshot.image_rows else []
-                if columns:
+                if columns and changed:
                     # An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the
                     # ON DELETE CASCADE would then drop the layers of images not loaded this session.
                     updates = ",".join(f"{c}=excluded.{c}" for c in columns if c != "id")
                     connection.executemany(
                         f"INSERT INTO images ({','.join(columns)}) VALUES ({','.join('?' * len(columns))}) "
                         f"ON CONFLICT(id) DO UPDATE SET {updates}",
-                        [tuple(row[c] for c in columns) for row in snapshot.image_rows])
+                        [tuple(row[c] for c in columns) for row in changed])
                 for image_id, saves in snapshot.layers_by_image.items():
                     connection.execute("DELETE FROM layers WHERE image_id=?", (image_id,))
                     for save in saves:
@@ -359,6 +419,7 @@ class Project:
             raise
         except Exception as error:
             raise ProjectError(f"catalogue could not be updated ({error})", self.folder / cat.CATALOGUE_NAME) from error
+        self._saved_rows = {row["id"]: dict(row) for row in snapshot.image_rows}
         for image_id, saves in snapshot.layers_by_image.items():
             for save in saves:
                 if save.row["kind"] == "labels":

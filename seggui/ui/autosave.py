@@ -38,7 +38,7 @@ class AutosaveController(QObject):
         super().__init__(parent)
         self.project = project
         self.document = document
-        self.enabled = enabled
+        self.enabled = enabled and not project.read_only  # a read-only project is never written
         self.last_error: BaseException | None = None
         self._job: Job | None = None
         self._save_again = False  # a save was requested while one was running
@@ -69,7 +69,7 @@ class AutosaveController(QObject):
         return self._job is not None
 
     def set_enabled(self, enabled: bool) -> None:
-        self.enabled = enabled
+        self.enabled = enabled and not self.project.read_only
         if enabled and self.document.dirty:
             self._timer.start()
         elif not enabled:
@@ -162,7 +162,9 @@ class AutosaveController(QObject):
             self._timer.start()
 
     def _emit_state(self) -> None:
-        if self._job is not None:
+        if self.project.read_only:
+            text = "Read-only (another seggui holds the project): Save As to keep changes"
+        elif self._job is not None:
             text = "Saving…"
         elif self.last_error is not None:
             text = "Not saved (error)"

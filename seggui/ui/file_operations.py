@@ -19,6 +19,7 @@ from seggui.core.errors import SegguiError
 from seggui.core.image_formats import readable_suffixes
 from seggui.core.imageio import is_image_file
 from seggui.core.project import Project
+from seggui.core.project_lock import ProjectLockedError
 from seggui.ui.dialogs import ask_unsaved_changes, error_text, show_error
 
 if TYPE_CHECKING:
@@ -108,6 +109,11 @@ class FileOperations:
         try:
             with _WaitCursor():
                 project, document = Project.open(folder)
+        except ProjectLockedError as locked:
+            opened = self._open_locked(folder, locked)
+            if opened is None:
+                return False
+            project, document = opened
         except SegguiError as error:
             if not Path(folder).exists():
                 self.settings.remove_recent_project(folder)
@@ -121,6 +127,33 @@ class FileOperations:
             self.window.status.showMessage(
                 f"{len(problems)} image(s) have a problem (see the image list tooltips): {problems[0]}", 15000)
         return True
+
+    def _open_locked(self, folder, locked: ProjectLockedError) -> tuple[Project, Document] | None:
+        """Another seggui holds the project: say who, and offer read-only or taking over."""
+        holder = locked.holder
+        box = QMessageBox(QMessageBox.Icon.Warning, "Project already open",
+                          f"{Path(folder).name} is open in another seggui:\n{holder.describe()}.", parent=self.window)
+        if holder.is_stale:
+            box.setInformativeText("That seggui no longer runs (or has not saved for a day). Take over to "
+                                   "work in the project, or open it read-only.")
+        else:
+            box.setInformativeText("Two seggui windows saving one project overwrite each other's work. Open "
+                                   "it read-only (Save As keeps your changes elsewhere), or take over only "
+                                   "if that seggui is really closed.")
+        read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.AcceptRole)
+        take_over = box.addButton("Take over", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(take_over if holder.is_stale else read_only)
+        box.exec()
+        if box.clickedButton() not in (read_only, take_over):
+            return None
+        try:
+            with _WaitCursor():
+                return Project.open(folder, read_only=box.clickedButton() is read_only,
+                                    take_over=box.clickedButton() is take_over)
+        except SegguiError as error:
+            show_error(self.window, "Cannot open the project", error)
+            return None
 
     def _tell_recovery(self, project: Project) -> None:
         """After a crash, say what opening the project repaired (non-modal: work can go on)."""

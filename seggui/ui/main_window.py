@@ -265,6 +265,8 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         name = self.project.folder.name if self.project is not None else ""
+        if name and self.project.read_only:
+            name += " (read-only)"
         self.setWindowTitle(f"{name}[*] — seggui" if name else "seggui")
         self.setWindowModified(bool(self.document is not None and self.document.dirty))
 
