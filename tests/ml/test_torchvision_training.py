@@ -56,7 +56,7 @@ def test_deeplab_finetune_events_card_and_prediction(tmp_path, torch_cache):
     assert saved["kind"] == card["kind"] == "deeplabv3_mobilenet_v3_large" and saved["task"] == "semantic"
     assert saved["architecture"]["num_classes"] == 2 and saved["classes"] == ["background", "foreground"]
     assert saved["base_model"]["name"] == "deeplabv3_mobilenet_v3_large"
-    assert set(saved["validation"]) == {"base", "trained"} and "val_ap50" in saved["validation"]["trained"]
+    assert {"base", "trained", "measured"} <= set(saved["validation"]) and "val_ap50" in saved["validation"]["trained"]
     weights = torch.load(out / "weights.pt", weights_only=True)
     assert weights["classifier.4.weight"].shape[0] == 2 and weights["aux_classifier.4.weight"].shape[0] == 2
     predictor = load_model(out, "cpu")
