@@ -34,11 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a subcommand the GUI starts.",
     )
     parser.add_argument("--version", action="version", version=f"seggui {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors (in the GUI: under Show Details)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+        # SUPPRESS: `seggui --debug open` keeps the flag given before the subcommand.
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show full tracebacks on errors (in the GUI: under Show Details)")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
+    from seggui.core import logs
+
+    logs.set_debug(debug)  # the GUI's error dialogs show tracebacks only with --debug
     try:
         if args.command is None:
             from seggui.app import run_gui

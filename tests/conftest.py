@@ -35,4 +35,5 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("SEGGUI_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("SEGGUI_MODELS_DIR", str(home / "models"))
+    monkeypatch.setenv("SEGGUI_LOG_DIR", str(home / "logs"))  # error dialogs write their tracebacks here
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg"))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from seggui.core import logs
 from seggui.core.errors import SegguiError
 from seggui.jobs import Job
 
@@ -82,27 +83,49 @@ class ShortcutsDialog(QDialog):
         self.resize(680, 560)
 
 
+# Errors that are not seggui's own, said in words (the traceback goes to the log).
+_PLAIN_CAUSES = {
+    MemoryError: "There is not enough memory for this",
+    RecursionError: "The data is nested too deeply to read",
+    UnicodeError: "The text is not in a readable encoding",
+}
+
+
 def error_text(error: BaseException) -> str:
-    """What the user reads: our own errors already name the file; others get their type."""
+    """What the user reads: our own errors already name the file; others get their cause in
+    words, never a Python type name alone or a traceback."""
     if isinstance(error, SegguiError):
         return str(error)
     if isinstance(error, OSError):
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror or error}"
-    return f"{type(error).__name__}: {error}"
+    for kind, cause in _PLAIN_CAUSES.items():
+        if isinstance(error, kind):
+            return f"{cause}." + (f" ({error})" if str(error) else "")
+    message = str(error).strip().strip("'\"")
+    if message:
+        return f"Something went wrong: {message}"
+    return "Something unexpected went wrong (this is a bug in seggui; please report it)."
 
 
-def show_error(parent: QWidget | None, title: str, error: BaseException | str, advice: str = "") -> None:
-    """A modal error report; the traceback (for bug reports) sits under Show Details."""
+def show_error(parent: QWidget | None, title: str, error: BaseException | str, advice: str = "") -> QMessageBox:
+    """A modal error report: the cause in words. The error (with its traceback) is written to
+    the log file, which the box names; the traceback itself shows under Show Details only
+    with `seggui --debug`. Returns the box once it is closed (tests read it)."""
+    where = logs.log_error(title, error)
     box = QMessageBox(QMessageBox.Icon.Warning, title,
                       error if isinstance(error, str) else error_text(error),
                       QMessageBox.StandardButton.Ok, parent)
-    if advice:
-        box.setInformativeText(advice)
-    details = getattr(error, "traceback_text", "")
-    if details:
+    informative = [advice] if advice else []
+    if where is not None and isinstance(error, BaseException):
+        informative.append(f"Details were written to the log: {where}")
+    if informative:
+        box.setInformativeText("\n\n".join(informative))
+    details = logs.traceback_text(error) if isinstance(error, BaseException) else ""
+    if details and logs.debug_enabled():
         box.setDetailedText(details)
     box.exec()
+    return box
 
 
 def ask_unsaved_changes(parent: QWidget | None, what: str = "this project") -> str:

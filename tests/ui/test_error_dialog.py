@@ -1,0 +1,82 @@
+"""Error dialogs say the cause in words; tracebacks go to the rotating log, shown only with --debug."""
+
+from __future__ import annotations
+
+import logging.handlers
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from seggui.core import logs
+from seggui.core.errors import FormatError
+from seggui.ui import dialogs
+
+
+@pytest.fixture
+def boxes(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGGUI_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.delenv("SEGGUI_DEBUG", raising=False)
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: 0)
+    logs.set_debug(False)
+    yield tmp_path / "logs" / "seggui.log"
+    logs.set_debug(False)
+
+
+def failing() -> BaseException:
+    try:
+        {}["missing"]
+    except KeyError as error:
+        return error
+
+
+def test_dialog_gives_the_cause_and_logs_the_traceback(qtbot, boxes):
+    box = dialogs.show_error(None, "Import failed", failing())
+    assert "Traceback" not in box.text() and "KeyError" not in box.text()
+    assert "missing" in box.text()
+    assert box.detailedText() == ""  # no Show Details without --debug
+    assert str(boxes) in box.informativeText()
+    logged = boxes.read_text(encoding="utf-8")
+    assert "Import failed" in logged and "Traceback" in logged and "KeyError" in logged
+
+
+def test_background_job_traceback_is_logged(qtbot, boxes):
+    error = FormatError("not a LabelMe file", "a.json")
+    error.traceback_text = "Traceback (most recent call last):\n  File \"x.py\", line 1\nFormatError"
+    box = dialogs.show_error(None, "Import failed", error, "Check the file.")
+    assert box.text() == "a.json: not a LabelMe file"
+    assert box.informativeText().startswith("Check the file.")
+    assert "x.py" in boxes.read_text(encoding="utf-8")
+
+
+def test_debug_shows_the_traceback(qtbot, boxes):
+    logs.set_debug(True)
+    box = dialogs.show_error(None, "Import failed", failing())
+    assert "Traceback" in box.detailedText() and "KeyError" in box.detailedText()
+
+
+def test_cli_debug_flag_reaches_the_dialogs(monkeypatch):
+    from seggui import cli
+
+    seen = []
+    monkeypatch.setattr("seggui.app.run_gui", lambda paths: seen.append(logs.debug_enabled()) or 0)
+    try:
+        assert cli.main(["--debug"]) == 0
+        assert cli.main([]) == 0
+    finally:
+        logs.set_debug(False)
+    assert seen == [True, False]
+
+
+def test_log_rotates(boxes):
+    logs.log_error("first", "x")
+    handler = logs._handler
+    assert isinstance(handler, logging.handlers.RotatingFileHandler)
+    assert handler.maxBytes == logs.MAX_BYTES and handler.backupCount >= 1
+    for _ in range(3):
+        logs.log_error("big", "y" * (logs.MAX_BYTES // 2))
+    assert (boxes.parent / "seggui.log.1").exists()
+
+
+def test_plain_words_for_other_errors():
+    assert dialogs.error_text(MemoryError()) == "There is not enough memory for this."
+    assert "bug" in dialogs.error_text(RuntimeError())
