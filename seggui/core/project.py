@@ -475,6 +475,22 @@ class Project:
         new.save(document)
         return new
 
+    def holds_saved(self, entry: ImageEntry) -> bool:
+        """True when every layer of a loaded image is on disk as it is now (so its pixels can be
+        released and read again): the last save or open wrote or read each label layer's current
+        version. Changes not yet saved, or an image never saved, make this False."""
+        if not entry.loaded or entry._loader != self._load_layers:
+            return False
+        for layer in entry.label_layers:
+            if layer.id not in self._mask_files:
+                # The empty layer made for an image never labelled: loading makes it again.
+                if layer.version == 0 and len(entry.label_layers) == 1 and not layer.data.any():
+                    continue
+                return False
+            if self._saved_versions.get(layer.id) != layer.version:
+                return False
+        return True
+
     def remove_orphan_masks(self) -> list[str]:
         """Delete mask files the catalogue no longer names (left by replaced saves or crashes)."""
         referenced = {row["mask_file"] for row in cat.layer_rows(self.connection) if row["mask_file"]}

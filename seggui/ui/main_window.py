@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSt
 
 from seggui import __version__
 from seggui.core.document import Document, ImageEntry, Layer
+from seggui.core.image_cache import ImageCache
 from seggui.core.layers import LabelLayer
 from seggui.core.project import Project
 from seggui.core.tools import ToolState
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.document: Document | None = None
         self.autosave: AutosaveController | None = None
+        self.image_cache: ImageCache | None = None  # releases images viewed long ago (memory budget)
         self.layers_panel: LayersPanel | None = None
         self._current_image: ImageEntry | None = None
         self._current_layer: Layer | None = None
@@ -137,6 +139,7 @@ class MainWindow(QMainWindow):
         if self.project is not None and self.project is not project:
             self.project.close()
         self.project, self.document = project, document
+        self.image_cache = None if document is None else ImageCache(document, self._can_release)
         self._replace_canvas(document)
         if document is not None and project is not None:
             self.autosave = AutosaveController(project, document, self.autosave_delay_ms,
@@ -194,6 +197,8 @@ class MainWindow(QMainWindow):
         self._current_image = entry
         if self.document is not None:
             self.document.set_current_image(entry)  # Ctrl+Z acts on the image on screen only
+        if self.image_cache is not None:
+            self.image_cache.touch(entry)  # release images viewed long ago when over the budget
         self.canvas.set_image(entry)
         if self.layers_panel is not None:
             self.layers_panel.set_image(entry)
@@ -232,6 +237,12 @@ class MainWindow(QMainWindow):
         has_project = self.document is not None
         self.empty_label.setText(NO_IMAGES_TEXT if has_project and not self.document.images else EMPTY_TEXT)
         self.central.setCurrentWidget(self.empty_label)
+
+    def _can_release(self, entry: ImageEntry) -> bool:
+        """An image off screen may give its memory back only when all of it is saved."""
+        return (self.project is not None and entry is not self._current_image
+                and self.document is not None and self.document.undo_stack.for_image(entry).is_clean
+                and self.project.holds_saved(entry))
 
     # -- reviewing -------------------------------------------------------------------
     def toggle_reviewed(self, checked: bool | None = None) -> None:
