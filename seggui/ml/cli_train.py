@@ -27,6 +27,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--keep-checkpoint", action="store_true",
+                        help="keep OUT/checkpoint.pt after a run that ends by itself (its epochs or minutes "
+                             "done, or early stopping), to --resume it later with more; a stopped "
+                             "(SIGTERM) run always keeps it")
     advanced = parser.add_argument_group("advanced")
     advanced.add_argument("--batch-size", type=int, default=8)
     advanced.add_argument("--crop-size", type=int, default=256)
@@ -50,6 +54,7 @@ def config_from_args(args):
     config = TrainConfig(
         out=args.out, images=args.images, masks=args.masks, project=args.project, base=args.base,
         epochs=args.epochs, minutes=args.minutes, device=args.device, seed=args.seed, resume=args.resume,
+        keep_checkpoint=args.keep_checkpoint,
         width=args.width, depth=args.depth, channels=args.channels,
         distance_head=not args.no_distance_head, batch_size=args.batch_size, crop_size=args.crop_size,
         crops_per_epoch=args.crops_per_epoch, patience=args.patience or None,

@@ -51,7 +51,7 @@ def test_deeplab_finetune_events_card_and_prediction(tmp_path, torch_cache):
     for key in ("loss", "val_loss", "val_ap50", "val_dice", "eta_s"):
         assert isinstance(epoch[key], float), key
     out = tmp_path / "out"
-    assert (out / "weights.pt").is_file() and (out / "checkpoint.pt").is_file()
+    assert (out / "weights.pt").is_file() and not (out / "checkpoint.pt").exists()  # finished: no resume
     saved = read_card(out / "card.json")
     assert saved["kind"] == card["kind"] == "deeplabv3_mobilenet_v3_large" and saved["task"] == "semantic"
     assert saved["architecture"]["num_classes"] == 2 and saved["classes"] == ["background", "foreground"]

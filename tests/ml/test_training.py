@@ -51,7 +51,9 @@ def test_train_cli_jsonl_events_and_usable_model(tmp_path, capsys):
     assert card["kind"] == "unet" and len(card["training"]["images"]) == 3
     assert all(len(item["sha256"]) == 64 for item in card["training"]["images"])
     assert len(card["training"]["history"]) == 2 and card["versions"]["torch"] == torch.__version__
-    assert (out / "weights.pt").is_file() and (out / "checkpoint.pt").is_file()
+    # A run that ended by itself keeps the model (weights and card), not the resumable checkpoint.
+    assert (out / "weights.pt").is_file() and not (out / "checkpoint.pt").exists()
+    assert events[-1]["checkpoint"] is None
     prediction = load_model(out, "cpu").predict(disks_image()[0])
     assert prediction.labels.shape == (96, 128)
 
@@ -67,11 +69,28 @@ def test_training_is_deterministic_with_a_seed(tmp_path):
 
 def test_resume_continues_from_the_checkpoint(tmp_path):
     images, masks = write_pairs(tmp_path / "data", 2)
-    train(tiny_config(tmp_path, images, masks, epochs=1))
+    train(tiny_config(tmp_path, images, masks, epochs=1, keep_checkpoint=True))
+    assert (tmp_path / "out" / "checkpoint.pt").is_file()
     events = []
     card = train(tiny_config(tmp_path, images, masks, epochs=3, resume=True), on_event=events.append)
     assert events[0]["resumed_from_epoch"] == 1
     assert [h["epoch"] for h in card["training"]["history"]] == [1, 2, 3]
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()  # finished now
+
+
+@pytest.mark.parametrize("budget", [{"minutes": 0.0001, "epochs": None}, {"epochs": 6, "patience": 1}])
+def test_a_finished_run_drops_its_checkpoint_a_stopped_one_keeps_it(tmp_path, budget):
+    images, masks = write_pairs(tmp_path / "data", 2)
+    card = train(tiny_config(tmp_path, images, masks, "done", **budget))
+    assert card["training"]["stopped"] in ("time budget", "early stopping", None)
+    assert (tmp_path / "done" / "weights.pt").is_file() and (tmp_path / "done" / "card.json").is_file()
+    assert not (tmp_path / "done" / "checkpoint.pt").exists()
+    events = []
+    card = train(tiny_config(tmp_path, images, masks, "stopped", **budget), on_event=events.append,
+                 should_stop=lambda: True)
+    assert card["training"]["stopped"] == "signal"
+    assert (tmp_path / "stopped" / "checkpoint.pt").is_file()  # resumable: --resume continues it
+    assert events[-1]["checkpoint"] == str(tmp_path / "stopped" / "checkpoint.pt")
 
 
 def test_single_image_validates_on_a_held_out_region(tmp_path):

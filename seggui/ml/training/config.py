@@ -18,6 +18,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
+    keep_checkpoint: bool = False  # keep checkpoint.pt after a run that ended by itself
     # Architecture of a model trained from scratch (ignored when fine-tuning a base).
     width: int = 16
     depth: int = 4

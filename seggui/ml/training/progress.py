@@ -1,6 +1,9 @@
-"""The end-of-epoch report shared by every training loop: ETA, events, early stopping."""
+"""The end-of-epoch report shared by every training loop: ETA, events, early stopping; and
+what becomes of checkpoint.pt when a run ends."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def report_epoch(emit, record: dict, *, epoch: int, start_epoch: int, epochs_limit: int | None,
@@ -41,3 +44,22 @@ def resume_from(checkpoint_path, config, device, model, optimizer, expected: dic
     torch.set_rng_state(checkpoint["torch_rng"])
     return (int(checkpoint["epoch"]), int(checkpoint["step"]), float(checkpoint["best_ap"]),
             int(checkpoint["best_epoch"]), float(checkpoint["elapsed_s"]), list(checkpoint["history"]))
+
+
+def settle_checkpoint(checkpoint_path, stopped: str | None, keep: bool = False) -> str | None:
+    """Keep checkpoint.pt (~20 MB for the bundled U-Net) only while the run can be resumed.
+
+    A run stopped by a signal (SIGTERM: the GUI's Cancel, a scheduler's pre-emption) keeps it
+    for `--resume`. A run that ended by itself (its epochs done, early stopping, its time
+    budget spent: `--minutes` is the total over resumes, recorded in the card) is finished:
+    weights.pt and card.json are the model, and the checkpoint goes unless `keep` (the CLI's
+    --keep-checkpoint, to continue later with more epochs or minutes). Returns the path of a
+    kept checkpoint, else None."""
+    path = Path(checkpoint_path)
+    if stopped == "signal" or keep:
+        return str(path) if path.is_file() else None
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # a read-only or busy file: the model is fine, the space is not freed
+        return str(path) if path.is_file() else None
+    return None

@@ -17,13 +17,15 @@ import numpy as np
 import torch
 
 from seggui.core.errors import TrainingError
-from seggui.ml.postprocess import InstanceParams
 from seggui.ml.safe_load import atomic_save, load_weights, state_dict_from
 from seggui.ml.torchvision_models import card_for
 from seggui.ml.training import data as training_data
 from seggui.ml.training import torchvision_data as tvd
 from seggui.ml.training.config import TrainConfig
-from seggui.ml.training.progress import report_epoch, resume_from
+from seggui.ml.training.progress import report_epoch, resume_from, settle_checkpoint
+from seggui.ml.training.runs import (
+    CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, Clock, build_card, honest_validation, load_split,
+)
 
 DEFAULT_EPOCHS = 50
 
@@ -34,9 +36,6 @@ def _cpu_state(model: torch.nn.Module) -> dict:
 
 def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torch.device, world: int) -> dict:
     """Fine-tune the torchvision model `info` (a registry ModelInfo); returns the card."""
-    from seggui.ml.training.trainer import (
-        CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, _card, _Clock, honest_validation, load_split,
-    )
     from seggui.ml.unet import parameter_count
 
     kind = info.kind
@@ -103,7 +102,7 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
     elif history:
         base_metrics = history[0].get("base_metrics")
 
-    clock = _Clock(elapsed_before)
+    clock = Clock(elapsed_before)
     parameters = parameter_count(model)
     emit({
         "event": "start", "images": len(samples), "train_images": len(train_samples),
@@ -195,18 +194,15 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
     else:
         model.load_state_dict(load_weights(out / WEIGHTS_NAME, device))
         final_metrics = validate()
-    card = _card(config, architecture, normalization, InstanceParams(), info, samples, train_samples, val_samples,
-                 history, base_metrics, final_metrics, best_epoch, clock.elapsed, stopped, parameters, world)
-    card["validation"] = honest_validation(split, base_metrics, final_metrics)
-    card.pop("postprocess", None)
-    card.update({
-        "kind": kind, "task": card_base["task"], "architecture": architecture, "classes": class_names,
-        "description": card_base["description"].replace("COCO-pretrained unless fine-tuned",
-                                                        f"fine-tuned from {info.name}"),
-    })
+    model_card = {"kind": kind, "task": card_base["task"], "architecture": architecture, "classes": class_names,
+                  "description": card_for(kind, fine_tuned_from=info.name)["description"]}
+    card = build_card(config, model_card, normalization, None, info, samples, train_samples, val_samples, history,
+                      best_epoch, clock.elapsed, stopped, parameters, world,
+                      honest_validation(split, base_metrics, final_metrics))
     from seggui.ml.cards import write_card
 
     write_card(card, out / CARD_NAME)
-    emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped,
+    kept_checkpoint = settle_checkpoint(checkpoint_path, stopped, config.keep_checkpoint)
+    emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped, "checkpoint": kept_checkpoint,
           "val": final_metrics, "base_val": base_metrics, "duration_s": round(clock.elapsed, 1)})
     return card

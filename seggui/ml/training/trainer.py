@@ -9,10 +9,7 @@ files and reports events.
 from __future__ import annotations
 
 import math
-import platform
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -26,13 +23,13 @@ from seggui.ml.safe_load import atomic_save, load_weights
 from seggui.ml.training import data as training_data
 from seggui.ml.training import distributed
 from seggui.ml.training.config import TrainConfig
-from seggui.ml.training.progress import report_epoch, resume_from
+from seggui.ml.training.progress import report_epoch, resume_from, settle_checkpoint
+from seggui.ml.training.runs import (
+    CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, Clock, build_card, honest_validation, load_split,
+)
 from seggui.ml.training.validation import forward_whole, score_maps, split_outputs, tune_thresholds
 from seggui.ml.unet import UNet, parameter_count
 
-CHECKPOINT_NAME = "checkpoint.pt"
-WEIGHTS_NAME = "weights.pt"
-CARD_NAME = "card.json"
 CLASSES = 3
 DEFAULT_EPOCHS = 50
 
@@ -77,77 +74,6 @@ def _load_base(base: str, device):
         raise TrainingError(f"base model {info.name!r} unavailable: {info.unavailable_reason}")
     state = state_dict_from(load_weights(info.weights, device), info.weights)
     return info, state
-
-
-def load_pairs(config: TrainConfig) -> list:
-    """Training pairs from --project or --images/--masks, minus the hash-held-out test set."""
-    if config.project is not None:
-        from seggui.ml.training.project_data import pairs_from_project
-
-        pairs = pairs_from_project(Path(config.project))
-    else:
-        pairs = training_data.find_pairs(config.images, config.masks)
-    return _without_heldout(pairs, config)
-
-
-def _without_heldout(pairs: list, config: TrainConfig) -> list:
-    kept = [p for p in pairs if not training_data.heldout_by_hash(p.stem, config.holdout_hash_percent)]
-    if pairs and not kept:
-        raise TrainingError("every image falls in the held-out test split", config.images)
-    return kept
-
-
-@dataclass
-class Split:
-    samples: list  # every sample loaded, training first
-    training: list
-    validation: list  # scores the base and the new model; picks the best epoch
-    measured: bool  # False: `validation` only picks the epoch, the comparison is not honest
-    note: str = ""
-
-
-def load_split(config: TrainConfig, load: Callable) -> Split:
-    """Samples (`load(pair)`) split into training and validation.
-
-    A project brings its fixed validation set (seggui.core.validation_set). When it has none,
-    part of the training images still picks the best epoch, but those labels may be a model's
-    own proposals, so the card says the comparison with the base was not measured.
-    """
-    if config.project is None:
-        samples = [load(p) for p in _without_heldout(training_data.find_pairs(config.images, config.masks), config)]
-        training, validation = training_data.split_validation(samples, config.validation_fraction, config.seed)
-        return Split(samples, training, validation, True)
-    from seggui.ml.training.project_data import project_pairs
-
-    pairs = project_pairs(Path(config.project))
-    training = [load(p) for p in _without_heldout(pairs.training, config)]
-    validation = [load(p) for p in pairs.validation if not training_data.heldout_by_hash(
-        p.stem, config.holdout_hash_percent)]
-    if validation:
-        return Split(training + validation, training, validation, True)
-    picked, selection = training_data.split_validation(training, config.validation_fraction, config.seed)
-    return Split(training, picked, selection, False, pairs.unmeasured_reason)
-
-
-def honest_validation(split: Split, base_metrics, final_metrics) -> dict:
-    """The card's `validation`: base and trained scores only when they mean something."""
-    if split.measured:
-        return {"base": base_metrics, "trained": final_metrics, "measured": True,
-                "images": [s.stem for s in split.validation]}
-    return {"base": None, "trained": None, "measured": False, "reason": split.note,
-            "selection": {"base": base_metrics, "trained": final_metrics,
-                          "images": [s.stem for s in split.validation]}}
-
-
-class _Clock:
-    """Wall-clock budget that survives --resume (elapsed time is checkpointed)."""
-
-    def __init__(self, already: float):
-        self.start = time.monotonic() - already
-
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
 
 
 def train(config: TrainConfig, on_event: EventCallback | None = None, should_stop=None) -> dict:
@@ -254,7 +180,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     elif config.resume and history:
         base_metrics = history[0].get("base_metrics")
 
-    clock = _Clock(elapsed_before)
+    clock = Clock(elapsed_before)
     emit({
         "event": "start",
         "images": len(samples),
@@ -362,15 +288,15 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     if config.tune_thresholds and val_samples:
         params, _ = tune_thresholds(maps, val_samples, params)
         final_metrics.update(score_maps(maps, val_samples, params))
-    card = _card(config, architecture, normalization, params, base_info, samples, train_samples,
-                 val_samples, history, base_metrics, final_metrics, best_epoch, clock.elapsed, stopped,
-                 parameter_count(model), world)
-    card["validation"] = honest_validation(split, base_metrics, final_metrics)
+    card = build_card(config, _unet_model(architecture), normalization, params.to_json(), base_info, samples,
+                      train_samples, val_samples, history, best_epoch, clock.elapsed, stopped, parameter_count(model),
+                      world, honest_validation(split, base_metrics, final_metrics))
     if rank == 0:
         from seggui.ml.cards import write_card
 
         write_card(card, out / CARD_NAME)
-    emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped,
+    kept_checkpoint = settle_checkpoint(checkpoint_path, stopped, config.keep_checkpoint) if rank == 0 else None
+    emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped, "checkpoint": kept_checkpoint,
           "val": final_metrics, "base_val": base_metrics, "duration_s": round(clock.elapsed, 1)})
     return card
 
@@ -392,45 +318,14 @@ def _validate(model, samples, multiple, device, class_weights, distance_head, pa
     return metrics, maps
 
 
-def _card(config, architecture, normalization, params, base_info, samples, train_samples, val_samples,
-          history, base_metrics, final_metrics, best_epoch, elapsed, stopped, parameters, world) -> dict:
-    import torchvision
-
-    from seggui import __version__
-
+def _unet_model(architecture: dict) -> dict:
+    """The card's description of a U-Net (see runs.build_card)."""
     return {
-        "format": 1,
-        "name": config.name or Path(config.out).name,
         "kind": "unet",
         "task": "instances",
         "description": "U-Net predicting background / interior / boundary"
         + (" and distance to boundary" if architecture.get("distance_head") else "")
         + ", instances by seeded watershed",
         "architecture": architecture,
-        "parameters": parameters,
         "classes": ["background", "interior", "boundary"],
-        "normalization": normalization,
-        "postprocess": params.to_json(),
-        "base_model": None if base_info is None else {"name": base_info.name, "source": base_info.source},
-        "training": {
-            "command": config.extra.get("command"),
-            "config": config.to_json(),
-            "images": [{"stem": s.stem, "sha256": s.sha256} for s in samples],
-            "train_images": [s.stem for s in train_samples],
-            "validation_images": [s.stem for s in val_samples],
-            "history": history,
-            "best_epoch": best_epoch,
-            "stopped": stopped,
-            "duration_s": round(elapsed, 1),
-            "world_size": world,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
-        "validation": {"base": base_metrics, "trained": final_metrics},
-        "versions": {
-            "seggui": __version__,
-            "torch": torch.__version__,
-            "torchvision": torchvision.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
     }
