@@ -20,7 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="source format (detected when omitted)")
     parser.add_argument("--images", metavar="DIR", help="folder holding the images the annotations refer to")
     parser.add_argument("--polygons", action="store_true",
-                        help="write polygons instead of exact masks (coco, labelme, cvat)")
+                        help="write polygons instead of exact masks (coco, labelme, cvat, supervisely)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="say where each image was found (default: one line per folder)")
     parser.add_argument("--qupath-object", choices=("annotation", "detection"),
                         help="geojson: QuPath object type of every cell (default: as imported, else annotation)")
     project = parser.add_argument_group("exporting a seggui project (SOURCE is a project folder)")
@@ -31,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seggui.formats.convert import export_annotations, import_annotations
+    from seggui.formats.convert import export_annotations, image_locations, import_annotations
 
     dataset = _project_dataset(args) if _is_project(args.source) else \
         import_annotations(args.source, args.source_format, args.images)
@@ -43,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped {where}: {why}", file=sys.stderr)
     if len(report.skipped) > MAX_LISTED_SKIPS:
         print(f"... and {len(report.skipped) - MAX_LISTED_SKIPS} more skipped", file=sys.stderr)
+    if not _is_project(args.source):
+        for line in image_locations(dataset, verbose=args.verbose):
+            print(line, file=sys.stderr)
     for warning in report.warnings[:MAX_LISTED_SKIPS] + warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(report.summary())

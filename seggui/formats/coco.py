@@ -21,7 +21,7 @@ from seggui.core.errors import FormatError, SegguiError
 from seggui.formats import rasterize
 from seggui.formats.canvas import LabelCanvas, class_names_of, finite_points
 from seggui.formats.rasterize import Crop
-from seggui.formats.safety import find_referenced_image, read_json, write_bytes_atomic
+from seggui.formats.safety import dataset_root, find_referenced_image, read_json, write_bytes_atomic
 
 ANNOTATION_CORE_KEYS = {"segmentation", "bbox", "area", "image_id", "category_id"}
 
@@ -56,11 +56,11 @@ def read_coco(source: str | Path, images_dir: str | Path | None = None) -> Datas
         files = coco_files_in(source)
         if not files:
             raise FormatError("no COCO annotation JSON found in this folder", source)
-        root = source
     elif source.is_file():
-        files, root = [source], source.parent
+        files = [source]
     else:
         raise FormatError("no such file or folder", source)
+    root = dataset_root(source)  # annotations/instances_val2017.json: the folder above annotations/
     dataset = Dataset()
     for path in files:
         data = read_json(path)
@@ -126,8 +126,11 @@ def _read_file(path: Path, data: dict, dataset: Dataset, root: Path, images_fold
             report.skip(f"{path.name}: annotation {index}", "image_id is not a number or string")
     split = path.parent.name if path.name == "_annotations.coco.json" else (
         path.stem.split("_", 1)[1] if path.stem.startswith("instances_") else "")
-    search = [path.parent, path.parent.parent / "images" / split, path.parent.parent / "images",
-              path.parent.parent] + ([images_folder] if images_folder else [])
+    # COCO's official layout puts val2017/ beside annotations/; others use images/val2017/ or images/.
+    # Folders outside `roots` are listed here but never opened (find_referenced_image checks).
+    subfolders = ([split, f"images/{split}"] if split else []) + ["images", "."]
+    search = [path.parent] + [base / sub for base in dict.fromkeys((path.parent.parent, root)) for sub in subfolders]
+    search += [images_folder] if images_folder else []
     roots = [root] + ([images_folder] if images_folder else [])
     seen_ids = set()
     for index, entry in enumerate(data["images"]):

@@ -27,7 +27,7 @@ class FormatInfo:
 FORMATS: tuple[FormatInfo, ...] = (
     FormatInfo("labelme", "LabelMe JSON", "LabelMe JSON (*.json)", True, True, "folder", True),
     FormatInfo("cvat", "CVAT for images 1.1 XML", "CVAT XML (*.xml)", True, True, "file", True),
-    FormatInfo("supervisely", "Supervisely project", "Supervisely meta.json (meta.json)", True, True, "folder", False),
+    FormatInfo("supervisely", "Supervisely project", "Supervisely meta.json (meta.json)", True, True, "folder", True),
     FormatInfo("coco", "COCO instances JSON", "COCO JSON (*.json)", True, True, "file", True),
     FormatInfo("coco-panoptic", "COCO panoptic (PNG + JSON)", "COCO panoptic JSON (*.json)", True, True, "folder", False),
     FormatInfo("geojson", "QuPath GeoJSON", "GeoJSON (*.geojson *.json)", True, True, "folder", False),
@@ -78,6 +78,30 @@ def import_annotations(source: str | Path, format: str | None = None,
     return dataset
 
 
+def image_locations(dataset: Dataset, verbose: bool = False) -> list[str]:
+    """Where the imported images were found: a line per distinct folder (how many images it gave),
+    the images embedded in annotation files, and those not found; with `verbose`, a line per image."""
+    from collections import Counter
+
+    if verbose:
+        lines = []
+        for image in dataset.images:
+            where = str(image.image_path) if image.image_path is not None else (
+                "embedded in the annotation file" if image.image_data is not None else "NOT FOUND")
+            lines.append(f"image {image.image_name}: {where}")
+        return lines
+    folders = Counter(str(Path(image.image_path).parent) for image in dataset.images if image.image_path is not None)
+    lines = [f"images found in {folder}: {count}" for folder, count in sorted(folders.items())]
+    embedded = sum(1 for image in dataset.images if image.image_path is None and image.image_data is not None)
+    if embedded:
+        lines.append(f"images embedded in the annotation files: {embedded}")
+    missing = [image.image_name for image in dataset.images if image.image_path is None and image.image_data is None]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        lines.append(f"images not found: {len(missing)} ({shown}); give --images DIR if they are elsewhere")
+    return lines
+
+
 def export_annotations(dataset: Dataset, dest: str | Path, format: str, polygons: bool = False,
                        images_dir: str | Path | None = None, qupath_object: str | None = None) -> list[str]:
     """Write `dataset` to `dest`; nothing at `dest` changes unless the whole export succeeds.
@@ -105,11 +129,11 @@ def export_annotations(dataset: Dataset, dest: str | Path, format: str, polygons
         elif format == "labelme":
             from seggui.formats.labelme import write_labelme
 
-            write_labelme(dataset, stage, polygons)
+            warnings += write_labelme(dataset, stage, polygons, final_dest=dest)
         elif format == "supervisely":
             from seggui.formats.supervisely import write_supervisely
 
-            write_supervisely(dataset, stage)
+            warnings += write_supervisely(dataset, stage, polygons=polygons)
         elif format == "coco-panoptic":
             from seggui.formats.coco_panoptic import write_coco_panoptic
 
@@ -147,6 +171,6 @@ def _lost_content(dataset: Dataset, format: str, polygons: bool) -> list[str]:
         if others:
             warnings.append(f"{others} vector annotations (points, lines, skeletons) have no place in COCO "
                             "instances and were not written")
-    if polygons:
+    if polygons and format != "supervisely":  # Supervisely polygons are drawn back exactly
         warnings.append("polygons approximate the masks; use the default mask export for exact pixels")
     return warnings

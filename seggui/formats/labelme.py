@@ -26,6 +26,7 @@ from seggui.formats.safety import (
     decode_base64,
     decode_image_bytes,
     encode_png,
+    dataset_root,
     find_referenced_image,
     path_name,
     write_bytes_atomic,
@@ -57,12 +58,12 @@ def read_labelme(source: str | Path, images_dir: str | Path | None = None) -> Da
     dataset = Dataset()
     if source.is_dir():
         files = sorted(path for path in source.iterdir() if path.suffix.lower() == ".json" and path.is_file())
-        root = source
     elif source.is_file():
         files = [source]
-        root = source.parent
     else:
         raise FormatError("no such file or folder", source)
+    # imagePath is relative to the JSON; "../images/x.png" from an annotations/ folder stays inside the root.
+    root = dataset_root(source)
     roots = [root] + ([images_folder] if images_folder else [])
     for path in files:
         try:
@@ -245,15 +246,27 @@ def _image_size(path: Path, data: dict, embedded: np.ndarray | None, image_path:
 
 # --- export ---------------------------------------------------------------------------
 
-def write_labelme(dataset: Dataset, dest: str | Path, polygons: bool = False) -> None:
-    """Write one LabelMe JSON per image into the folder `dest` (which must be staged by the caller)."""
+def write_labelme(dataset: Dataset, dest: str | Path, polygons: bool = False,
+                  final_dest: str | Path | None = None) -> list[str]:
+    """Write one LabelMe JSON per image into the folder `dest` (which must be staged by the caller).
+
+    imagePath is relative to `final_dest` (where the staged folder will be renamed to; `dest`
+    itself when not given). Returns one warning per file whose imagePath names no existing
+    image and which carries no imageData: LabelMe refuses to open such a file.
+    """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     names = class_names_of(dataset)
+    warnings = []
     for image, stem in zip(dataset.images, output_stems(dataset.images)):
-        document = labelme_document(image, names, dest, polygons)
+        document = labelme_document(image, names, Path(final_dest) if final_dest else dest, polygons)
+        if document["imageData"] is None and not (image.image_path is not None and Path(image.image_path).is_file()):
+            warnings.append(f"labelme: {stem}.json names imagePath {document['imagePath']!r} but no such image "
+                            "was found at import and no imageData is embedded: LabelMe will refuse to open it "
+                            "until the image is placed there")
         text = json.dumps(document, indent=2, ensure_ascii=False)
         write_bytes_atomic(dest / f"{stem}.json", text.encode("utf-8"))
+    return warnings
 
 
 def labelme_document(image: ImageAnnotation, names: dict[int, str], dest: Path, polygons: bool) -> dict:

@@ -264,6 +264,22 @@ def is_inside(path: Path, root: Path) -> bool:
     return True
 
 
+ANNOTATION_FOLDER_NAMES = ("annotations",)
+
+
+def dataset_root(source: Path) -> Path:
+    """The folder whose files an import may open: the folder chosen (or the chosen file's folder),
+    or the folder above it when that is an `annotations/` folder, as in COCO's official layout
+    (`annotations/instances_val2017.json` beside `val2017/`) and LabelMe datasets whose
+    imagePath is `../images/x.png`. Nothing above that root is ever opened.
+    """
+    source = Path(source)
+    folder = source if source.is_dir() else source.parent
+    if folder.name.lower() in ANNOTATION_FOLDER_NAMES and folder.parent != folder:
+        return folder.parent
+    return folder
+
+
 def find_referenced_image(
     reference: str | None,
     annotation_folder: Path,

@@ -234,12 +234,31 @@ def bitmap_data(mask: np.ndarray) -> str:
     return base64.b64encode(zlib.compress(buffer.getvalue())).decode("ascii")
 
 
-def write_supervisely(dataset: Dataset, dest: str | Path, dataset_name: str = "ds0") -> None:
-    """Write a project into the (staged) folder `dest`, copying images into img/."""
+def polygon_points(mask: np.ndarray, top: int, left: int) -> dict | None:
+    """Supervisely `points` (exterior + interior, integer [x, y] pixel centres) that the SDK's
+    Polygon rasteriser draws back into exactly `mask`; None for a cell in several parts
+    (one Supervisely polygon has one exterior: such a cell stays one bitmap object)."""
+    parts = rasterize.centre_integer_rings(mask)
+    if len(parts) != 1:
+        return None
+    exterior, holes = parts[0]
+    shift = np.array([left, top])
+    return {"exterior": (exterior + shift).tolist(), "interior": [(hole + shift).tolist() for hole in holes]}
+
+
+def write_supervisely(dataset: Dataset, dest: str | Path, dataset_name: str = "ds0",
+                      polygons: bool = False) -> list[str]:
+    """Write a project into the (staged) folder `dest`, copying images into img/.
+
+    Returns one warning per image whose pixels are not available (img/ has no file for it:
+    Supervisely cannot open that item). With `polygons`, each cell in one piece is a polygon
+    with holes that the SDK draws back exactly; a cell in several pieces stays a bitmap.
+    """
     dest = Path(dest)
     names = class_names_of(dataset)
     shapes_used: dict[str, set[str]] = {c.name: set() for c in dataset.classes}
     documents = []
+    warnings: list[str] = []
     for image in dataset.images:
         objects = []
         for instance, rows, cols, mask in instance_masks(image):
@@ -248,10 +267,16 @@ def write_supervisely(dataset: Dataset, dest: str | Path, dataset_name: str = "d
                 raise FormatError(f"instance {instance} of {image.image_name} has no class; assign one before export")
             info = image.instance_info.get(instance, {})
             tags = info.get("tags") if isinstance(info.get("tags"), dict) else {}
-            objects.append({"classTitle": names[class_id], "geometryType": "bitmap",
-                            "tags": [{"name": k, "value": (None if v is True else v)} for k, v in tags.items()],
-                            "bitmap": {"data": bitmap_data(mask), "origin": [cols.start, rows.start]}})
-            shapes_used[names[class_id]].add("bitmap")
+            entry = {"classTitle": names[class_id], "geometryType": "bitmap",
+                     "tags": [{"name": k, "value": (None if v is True else v)} for k, v in tags.items()]}
+            points = polygon_points(mask, rows.start, cols.start) if polygons else None
+            if points is not None:
+                entry["geometryType"] = "polygon"
+                entry["points"] = points
+            else:
+                entry["bitmap"] = {"data": bitmap_data(mask), "origin": [cols.start, rows.start]}
+            objects.append(entry)
+            shapes_used[names[class_id]].add(entry["geometryType"])
         for vector in image.vectors:
             entry = _vector_object(vector, names)
             objects.append(entry)
@@ -287,6 +312,12 @@ def write_supervisely(dataset: Dataset, dest: str | Path, dataset_name: str = "d
             shutil.copyfile(image.image_path, folder / "img" / file_name)
         elif image.image_data is not None:
             write_bytes_atomic(folder / "img" / file_name, encode_png(image.image_data))
+        else:
+            where = f"the image was not found at import ({image.image_path})" if image.image_path else \
+                "the image was not found at import"
+            warnings.append(f"supervisely: {dataset_name}/img/{file_name} NOT WRITTEN, {where}: copy the image "
+                            "there (or import with --images DIR) before opening the project in Supervisely")
+    return warnings
 
 
 def _vector_object(vector: VectorShape, names: dict[int, str]) -> dict:
