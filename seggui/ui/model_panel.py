@@ -480,9 +480,16 @@ class ModelPanel(QWidget):
             preferred = self.window.current_layer() if entry is self.window.current_image() else None
             layer = target_layer(entry, preferred)
             mode = self.mode_combo.currentData()
-            if layer is not None and layer.data.any():
-                mode = FILL_EMPTY  # a batch never replaces labels that are already there
-            command = accept_proposal(document, entry, result.labels, mode, self._job_model, layer)
+            proposal = result.labels
+            # A batch never replaces labels that are already there, in any layer (imported cells
+            # often sit in a layer of their own): the proposal only fills pixels nobody labelled.
+            occupied = np.zeros(proposal.shape, bool)
+            for other in entry.label_layers:
+                occupied |= other.data > 0
+            if occupied.any():
+                mode = FILL_EMPTY
+                proposal = np.where(occupied, 0, proposal).astype(proposal.dtype)
+            command = accept_proposal(document, entry, proposal, mode, self._job_model, layer)
             self._record_accepted(entry, command.layer)
             self._batch_applied += 1
         except Exception as error:  # noqa: BLE001 - e.g. a locked layer: report, go on

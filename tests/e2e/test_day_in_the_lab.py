@@ -75,16 +75,26 @@ def test_a_day_in_the_lab(qtbot, tmp_path, monkeypatch):
     document = window.document
     assert len(document.images) == 21
 
-    # Colleagues' annotations arrive: LabelMe and CVAT, each a new layer on its images.
+    # Colleagues' annotations arrive: LabelMe and CVAT, each a new layer on its images, and a
+    # LabelMe file for one of the new plates (a "new" image that now holds someone's cells).
+    colleague = tmp_path / "colleague"
+    colleague.mkdir()
+    (colleague / "plate-03.json").write_text(json.dumps({
+        "version": "5.4.1", "flags": {}, "imagePath": "plate-03.png", "imageData": None,
+        "imageHeight": 160, "imageWidth": 200,
+        "shapes": [{"label": "nucleus", "points": [[20, 20], [60, 20], [60, 50], [20, 50]], "group_id": None,
+                    "shape_type": "polygon", "flags": {}}]}))
     imported: dict[str, dict[str, np.ndarray]] = {}
-    for key, source in (("labelme", demo / "annotations" / "labelme"), ("cvat", demo / "annotations" / "cvat.xml")):
-        def fill(dialog, key=key, source=source):
+    for key, source, images in (("labelme", demo / "annotations" / "labelme", demo / "images"),
+                                ("cvat", demo / "annotations" / "cvat.xml", demo / "images"),
+                                ("labelme", colleague, extra)):
+        def fill(dialog, key=key, source=source, images=images):
             dialog.source.edit.setText(str(source))
             choose_format(dialog.format_box, key)
-            dialog.images.edit.setText(str(demo / "images"))
+            dialog.images.edit.setText(str(images))
 
         run_dialog_job(qtbot, monkeypatch, exchange_dialogs.ImportDialog, exchange_dialogs.run_import, window, fill)
-        for annotation in import_annotations(source, format=key, images_dir=demo / "images").images:
+        for annotation in import_annotations(source, format=key, images_dir=images).images:
             imported.setdefault(Path(annotation.image_name).name, {})[f"imported {key}"] = annotation.labels
 
     # Paint on four images that nobody labelled, switching between them, as a person would.
@@ -126,6 +136,7 @@ def test_a_day_in_the_lab(qtbot, tmp_path, monkeypatch):
     select_model(panel, "classic")
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REPLACE))
     new_before = {e.id for e in document.images if e.status == "new"}
+    assert entry_named(window, "plate-03.png").id in new_before  # new, holding imported cells
     assert not new_before & {e.id for e in painted}
     assert "left alone" in panel.batch_plan()
     qtbot.mouseClick(panel.batch_button, Qt.MouseButton.LeftButton)
@@ -136,6 +147,15 @@ def test_a_day_in_the_lab(qtbot, tmp_path, monkeypatch):
     for entry in document.images:
         if entry.id in new_before and not entry.problem:
             assert entry.status == "predicted" and entry.status_model == "classic", entry.name
+    for name, layers in imported.items():  # imported cells untouched, and no proposal over them
+        entry = entry_named(window, name)
+        occupied = np.zeros(entry.label_layers[0].shape, bool)
+        for layer_name, labels in layers.items():
+            assert np.array_equal(next(l for l in entry.label_layers if l.name == layer_name).data, labels)
+            occupied |= labels > 0
+        if entry.id in new_before:  # pre-segmented by the batch: around the imported cells only
+            others = [l for l in entry.label_layers if l.name not in layers]
+            assert all(not (l.data[occupied] > 0).any() for l in others), name
 
     # Close the window (saving) and come back: everything is where it was left.
     expected = {e.id: [layer.data.copy() for layer in e.label_layers] for e in document.images}
