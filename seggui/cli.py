@@ -17,8 +17,8 @@ from seggui.core.errors import SegguiError
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "open": ("seggui.ui.cli_open", "open a project folder or images in the GUI"),
-    "demo": ("seggui.ui.cli_demo", "open a writable copy of the bundled sample project"),
+    "open": ("seggui.cli_open", "open a project folder or images in the GUI"),
+    "demo": ("seggui.cli_demo", "open a writable copy of the bundled sample project"),
     "convert": ("seggui.formats.cli_convert", "convert annotations between LabelMe, CVAT, Supervisely, COCO, QuPath GeoJSON and PNG masks"),
     "predict": ("seggui.ml.cli_predict", "pre-segment images with a model, writing instance label PNGs"),
     "train": ("seggui.ml.cli_train", "fine-tune or train a model on annotated images"),

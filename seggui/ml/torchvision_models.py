@@ -42,14 +42,16 @@ def build(kind: str, num_classes: int, aux_loss: bool = False) -> torch.nn.Modul
     raise ModelError(f"unknown torchvision model kind {kind!r}")
 
 
-def card_for(kind: str, name: str | None = None, num_classes: int | None = None) -> dict:
+def card_for(kind: str, name: str | None = None, num_classes: int | None = None,
+             fine_tuned_from: str | None = None) -> dict:
     filename, classes, description = TORCHVISION_MODELS[kind]
+    origin = f"fine-tuned from {fine_tuned_from}" if fine_tuned_from else "COCO-pretrained unless fine-tuned"
     return {
         "format": 1,
         "name": name or kind,
         "kind": kind,
         "task": "instances" if kind.startswith("maskrcnn") else "semantic",
-        "description": description + " (torchvision, COCO-pretrained unless fine-tuned)",
+        "description": description + f" (torchvision, {origin})",
         "architecture": {"num_classes": num_classes or classes, "torchvision_file": filename},
         "normalization": {"method": "percentile", "low_percentile": 1.0, "high_percentile": 99.8},
     }
