@@ -15,6 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -24,8 +25,9 @@ from seggui.core import project_files
 from seggui.core.annotation import LabelClass, VectorShape
 from seggui.core.atomic import encode_label_image, read_label_image, sha256_file, atomic_write_bytes
 from seggui.core.document import STATUSES, Document, ImageEntry, ImageSource, Layer
-from seggui.core.errors import ImageReadError, ProjectError
-from seggui.core.imageio import image_size, is_image_file, read_image
+from seggui.core.errors import ImageReadError, ProjectError, SegguiError
+from seggui.core.image_formats import image_files
+from seggui.core.imageio import image_size, read_image
 from seggui.core.layers import ImageLayer, LabelLayer
 from seggui.core import project_lock
 from seggui.core.project_files import MASKS_FOLDER, check_mask_file, mask_path, masks_folder
@@ -81,6 +83,49 @@ def source_for_file(path: str | Path, page: int = 0) -> ImageSource:
     stat = path.stat()
     return ImageSource(path, height, width, sha256=sha256_file(path), file_size=stat.st_size,
                        mtime_ns=stat.st_mtime_ns, page=page)
+
+
+def image_paths(paths: list[str | Path]) -> list[Path]:
+    """Files named, and the images directly inside folders named, in order."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir() and path.suffix.lower() != ".zarr":
+            files.extend(image_files(path))
+        else:
+            files.append(path)
+    return files
+
+
+def describe_images(paths: list[str | Path], known_hashes: set[str] | frozenset = frozenset(),
+                    progress: Callable[[int, int, str], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[list[ImageSource], list[str]]:
+    """Header sizes and content hashes of image files (no pixels decoded; thread-safe).
+
+    Returns (sources, problems); a file whose content is already in `known_hashes`, or twice
+    in `paths`, is a problem ("already in the project"), not a second source.
+    """
+    files = image_paths(paths)
+    known = set(known_hashes)
+    sources, problems = [], []
+    for number, path in enumerate(files):
+        if should_stop is not None and should_stop():
+            break
+        if progress is not None:
+            progress(number, len(files), f"Reading {path.name}")
+        try:
+            source = source_for_file(path)
+        except SegguiError as error:
+            problems.append(str(error))
+            continue
+        except OSError as error:
+            problems.append(f"{path}: {error.strerror or error}")
+            continue
+        if source.sha256 in known:
+            problems.append(f"{path}: already in the project")
+            continue
+        known.add(source.sha256)
+        sources.append(source)
+    return sources, problems
 
 
 class Project:
@@ -220,32 +265,26 @@ class Project:
 
     # -- images -------------------------------------------------------------------------
     def add_images(self, document: Document, paths: list[str | Path]) -> tuple[list[ImageEntry], list[str]]:
-        """Add image files (folders are searched one level deep). Returns (added, problems)."""
-        files: list[Path] = []
-        for path in map(Path, paths):
-            if path.is_dir():
-                files.extend(sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p)))
-            else:
-                files.append(path)
+        """Add image files (folders are searched one level deep). Returns (added, problems).
+
+        The same in two halves for a window that must stay responsive: `describe_images`
+        (reads headers and hashes files; safe on a worker thread) then `add_sources`.
+        """
+        sources, problems = describe_images(paths, {e.source.sha256 for e in document.images})
+        return self.add_sources(document, sources), problems
+
+    def add_sources(self, document: Document, sources: list[ImageSource]) -> list[ImageEntry]:
+        """Add described images (call on the thread that owns the document); skips known ones."""
         known = {e.source.sha256 for e in document.images}
-        added, problems = [], []
-        for path in files:
-            try:
-                source = source_for_file(path)
-            except ImageReadError as error:
-                problems.append(str(error))
-                continue
-            except OSError as error:
-                problems.append(f"{path}: {error.strerror or error}")
-                continue
+        added = []
+        for source in sources:
             if source.sha256 in known:
-                problems.append(f"{path}: already in the project")
                 continue
             known.add(source.sha256)
             entry = ImageEntry(source)
             entry._loader = self._load_layers
             added.append(document.add_image(entry))
-        return added, problems
+        return added
 
     def _load_layers(self, entry: ImageEntry) -> list[Layer]:
         source = entry.source

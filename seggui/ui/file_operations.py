@@ -18,7 +18,9 @@ from seggui.core.document import Document
 from seggui.core.errors import SegguiError
 from seggui.core.image_formats import readable_suffixes
 from seggui.core.imageio import is_image_file
-from seggui.core.project import Project
+from seggui.core.project import Project, describe_images, image_paths
+from seggui.jobs import Job, JobContext
+from seggui.ui.dialogs import JobProgressDialog
 from seggui.core.project_lock import ProjectLockedError
 from seggui.ui.dialogs import ask_unsaved_changes, error_text, show_error
 
@@ -33,6 +35,7 @@ def image_filter() -> str:
     return f"Images ({patterns});;All files (*)"
 
 
+BACKGROUND_ADD_FILES = 20  # more files than this are hashed on a worker, with a progress dialog
 SAVE_ERROR_ADVICE = ("Your edits are kept in memory. Free some space or fix the folder's permissions, "
                      "then File > Save, or use File > Save as… to save the project in another folder.")
 
@@ -203,8 +206,37 @@ class FileOperations:
         project, document = self.window.project, self.window.document
         assert project is not None and document is not None
         self.settings.set_last_folder("images", paths[0])
+        if len(image_paths(list(paths))) > BACKGROUND_ADD_FILES:
+            self._add_in_background(project, document, list(paths))
+            return 0
         with _WaitCursor():
             added, problems = project.add_images(document, list(paths))
+        return self._report_added(paths, added, problems)
+
+    def _add_in_background(self, project: Project, document: Document, paths: list) -> None:
+        """Hash many files on a worker, with progress and Cancel; add them when done."""
+        known = {e.source.sha256 for e in document.images}
+
+        def describe(context: JobContext):
+            result = describe_images(paths, known, context.progress, lambda: context.cancelled)
+            context.check_cancelled()  # a cancelled run adds nothing
+            return result
+
+        job = Job(describe, name="add images")
+        JobProgressDialog(job, "Adding images…", self.window)
+
+        def done(result) -> None:
+            if self.window.project is not project:  # another project was opened meanwhile
+                return
+            sources, problems = result
+            self._report_added(paths, project.add_sources(document, sources), problems)
+
+        job.succeeded.connect(done)
+        job.failed.connect(lambda error: show_error(self.window, "Cannot add the images", error))
+        job.cancelled.connect(lambda: self.window.status.showMessage("Adding images cancelled; none added", 5000))
+        self.add_job = job.start()
+
+    def _report_added(self, paths, added, problems) -> int:
         if problems:
             shown = "\n".join(problems[:10]) + (f"\n… and {len(problems) - 10} more" if len(problems) > 10 else "")
             show_error(self.window, "Some files were not added",

@@ -171,3 +171,31 @@ def test_opening_after_a_crash_says_what_was_recovered(window, tmp_path):
     message = window.files.recovery_message.text()
     assert "removed 1 file" in message and "interrupted" in message
     assert not (folder / MASKS_FOLDER / "0123456789ab-deadbeef.png").exists()
+
+
+def test_many_images_are_hashed_in_the_background_with_progress(qtbot, tmp_path, monkeypatch):
+    import cv2
+    import numpy as np
+    from PySide6.QtWidgets import QMessageBox
+
+    from seggui.ui import file_operations
+    from seggui.ui.main_window import MainWindow
+
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: 0)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(file_operations.BACKGROUND_ADD_FILES + 5):
+        cv2.imwrite(str(folder / f"i{index:03d}.png"), np.full((16, 16), index, np.uint8))
+    window = MainWindow(autosave_delay_ms=60_000)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.files.new_project(tmp_path / "project")
+    progress: list[int] = []
+    assert window.files.add_images([folder]) == 0  # returns at once: the work runs on a worker
+    job = window.files.add_job
+    job.progress.connect(lambda done, total, text: progress.append(done))
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert len(window.document.images) == file_operations.BACKGROUND_ADD_FILES + 5
+    assert progress  # reported as it went
+    window.document.mark_clean()
