@@ -17,7 +17,7 @@ from psygnal import Signal
 
 from seggui.core.annotation import ImageAnnotation, LabelClass
 from seggui.core.layers import ImageLayer, LabelLayer
-from seggui.core.history import ImageHistories
+from seggui.core.history import PROJECT_HISTORY, ImageHistories
 from seggui.core.undo import DEFAULT_UNDO_BUDGET_BYTES, CallbackCommand
 
 # new: nobody worked on it; edited: a person changed its labels (batch pre-segmentation then
@@ -173,6 +173,39 @@ class Document:
         self.undo_stack.forget(entry)
         self.mark_dirty()
         self.image_removed.emit(entry)
+
+    def remove_images(self, entries: list[ImageEntry]) -> None:
+        """Take images out of the project as one undoable step in the project's history
+        (undo puts them back where they were, with their layers and their own histories).
+        The image files are never touched; the next save drops their catalogue rows."""
+        entries = [e for e in self.images if any(e is x for x in entries)]
+        if not entries:
+            return
+        for entry in entries:
+            try:
+                entry.layers  # hold the labels in memory: after a save only this step has them
+            except Exception:  # noqa: BLE001 - an unreadable image has no layers to keep
+                pass
+        places = [(self.images.index(e), e) for e in entries]
+        nbytes = 64 + sum(layer.data.nbytes for e in entries if e.loaded for layer in e.label_layers)
+
+        def redo() -> None:
+            for _, entry in reversed(places):
+                self.images.remove(entry)
+                self.image_removed.emit(entry)
+
+        def undo() -> None:
+            for index, entry in places:
+                if entry.loaded:
+                    for layer in entry.label_layers:
+                        layer.version += 1  # written again: a save in between deleted its mask file
+                self.images.insert(min(index, len(self.images)), entry)
+                self.image_added.emit(entry, index)
+
+        count = len(entries)
+        text = f"remove {entries[0].name}" if count == 1 else f"remove {count} images"
+        self.undo_stack.push(CallbackCommand(text, redo, undo, nbytes), execute=True,
+                             key=PROJECT_HISTORY)
 
     # -- layers (undoable) -------------------------------------------------------------
     def add_layer(self, entry: ImageEntry, layer: Layer, index: int | None = None) -> None:

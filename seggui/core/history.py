@@ -23,7 +23,11 @@ from seggui.core.undo import DEFAULT_UNDO_BUDGET_BYTES, Command, UndoStack
 if TYPE_CHECKING:
     from seggui.core.document import Document, ImageEntry
 
-PROJECT_KEY = None  # commands that belong to no single image (rare: none in the GUI today)
+PROJECT_KEY = None  # commands pushed while no image was ever current or edited
+# Commands that span images (removing images from the project): their own history, which
+# undo and redo interleave with the image on screen's by age, so Ctrl+Z right after a removal
+# brings the images back whichever image is then shown.
+PROJECT_HISTORY = "<project>"
 _UNLIMITED = 1 << 62
 
 
@@ -31,6 +35,7 @@ class ImageHistories:
     """One `UndoStack` per image id under a shared budget; undo acts on the current image."""
 
     changed = Signal()
+    edited = Signal(object)  # the image id (or a project key) whose history moved: push, undo, redo
 
     def __init__(self, document: "Document", budget_bytes: int = DEFAULT_UNDO_BUDGET_BYTES):
         self._document = document
@@ -73,44 +78,79 @@ class ImageHistories:
         return self.current if self.current is not None else self._last
 
     # -- the UndoStack face ------------------------------------------------------------------
-    def push(self, command: Command, execute: bool = False, entry: "ImageEntry | None" = None) -> None:
-        key = entry.id if entry is not None else self._owner(command)
+    def push(self, command: Command, execute: bool = False, entry: "ImageEntry | None" = None,
+             key: str | None = None) -> None:
+        """Into `entry`'s history, else the history `key` names (PROJECT_HISTORY), else the
+        history of the image the command's layer belongs to."""
+        if key is None:
+            key = entry.id if entry is not None else self._owner(command)
         self._born[id(command)] = next(self._sequence)
         self.for_image(key).push(command, execute=execute)
         self._last = key
         self._enforce_budget()
         self.changed.emit()
+        self.edited.emit(key)
+
+    def _age(self, command: Command) -> int:
+        return self._born.get(id(command), -1)
+
+    def _undo_key(self) -> str | None:
+        """The image on screen's history, or the project's when its newest step is newer."""
+        key = self._active_key
+        project = self._stacks.get(PROJECT_HISTORY)
+        if project is not None and project._done:
+            own = self._stacks.get(key)
+            if not (own is not None and own._done) or self._age(project._done[-1]) > self._age(own._done[-1]):
+                return PROJECT_HISTORY
+        return key
+
+    def _redo_key(self) -> str | None:
+        """Redo in the reverse order of undo: the step undone last (the older one) first."""
+        key = self._active_key
+        project = self._stacks.get(PROJECT_HISTORY)
+        if project is not None and project._undone:
+            own = self._stacks.get(key)
+            if not (own is not None and own._undone) or self._age(project._undone[-1]) < self._age(own._undone[-1]):
+                return PROJECT_HISTORY
+        return key
 
     def undo(self) -> Command | None:
-        command = self.active.undo()
+        key = self._undo_key()
+        command = self.for_image(key).undo()
         self.changed.emit()
+        if command is not None:
+            self.edited.emit(key)
         return command
 
     def redo(self) -> Command | None:
-        command = self.active.redo()
+        key = self._redo_key()
+        command = self.for_image(key).redo()
         self.changed.emit()
+        if command is not None:
+            self.edited.emit(key)
         return command
 
     @property
     def can_undo(self) -> bool:
-        return self.active.can_undo
+        return self.for_image(self._undo_key()).can_undo
 
     @property
     def can_redo(self) -> bool:
-        return self.active.can_redo
+        return self.for_image(self._redo_key()).can_redo
 
-    def _named(self, text: str) -> str:
-        key = self._active_key
+    def _named(self, text: str, key: str | None) -> str:
         entry = self._document.image_by_id(key) if key is not None else None
         return f"{text} on {entry.name}" if text and entry is not None else text
 
     @property
     def undo_text(self) -> str:
-        return self._named(self.active.undo_text)
+        key = self._undo_key()
+        return self._named(self.for_image(key).undo_text, key)
 
     @property
     def redo_text(self) -> str:
-        return self._named(self.active.redo_text)
+        key = self._redo_key()
+        return self._named(self.for_image(key).redo_text, key)
 
     @property
     def is_clean(self) -> bool:

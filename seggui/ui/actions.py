@@ -70,6 +70,10 @@ class WindowActions:
         self.previous_image = make("&Previous image", lambda: window.image_list.select_next(-1), "PgUp")
         self.next_unreviewed = make("Next &unreviewed", window.image_list.select_next_unreviewed, "N",
                                     "Go to the next image that is not reviewed yet")
+        self.remove_images = make("Re&move from project…", self._remove_images, None,
+                                  "Take the selected images out of the project (the files stay on disk; "
+                                  "undoable)")
+        window.image_list.add_context_action(self.remove_images)
 
         # Tools
         self.tool_group = QActionGroup(window)
@@ -127,6 +131,11 @@ class WindowActions:
         self.window.tool_state.auto_label = bool(checked)
         self.window.settings.auto_label = bool(checked)
 
+    def _remove_images(self) -> None:
+        from seggui.ui.remove_images import remove_selected_images
+
+        remove_selected_images(self.window)
+
     def _document_call(self, name: str) -> None:
         document = self.window.document
         if document is not None:
@@ -165,6 +174,8 @@ class WindowActions:
 
         image_menu = bar.addMenu("&Image")
         image_menu.addActions([self.toggle_reviewed, self.next_unreviewed, self.next_image, self.previous_image])
+        image_menu.addSeparator()
+        image_menu.addAction(self.remove_images)
 
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addActions(list(self.tools.values()))
@@ -210,6 +221,7 @@ class WindowActions:
             action.setEnabled(has_project)
         self.export_annotations.setEnabled(has_images)
         self.toggle_reviewed.setEnabled(entry is not None)
+        self.remove_images.setEnabled(has_images and not getattr(window.project, "read_only", False))
         self.toggle_reviewed.setChecked(entry is not None and entry.status == "reviewed")
         for action in (self.next_image, self.previous_image, self.next_unreviewed):
             action.setEnabled(has_images)
@@ -217,7 +229,11 @@ class WindowActions:
                        self.new_instance, self.only_background):
             action.setEnabled(entry is not None)
         stack = window.document.undo_stack if window.document is not None else None
-        self.undo.setEnabled(bool(stack and stack.can_undo))
-        self.redo.setEnabled(bool(stack and stack.can_redo))
-        self.undo.setText(f"&Undo {stack.undo_text}" if stack and stack.can_undo else "&Undo")
-        self.redo.setText(f"&Redo {stack.redo_text}" if stack and stack.can_redo else "&Redo")
+        # `is not None`, not truth: an empty history of the image on screen has len() 0 while
+        # the project's history (a removal) can still be undone.
+        can_undo = stack is not None and stack.can_undo
+        can_redo = stack is not None and stack.can_redo
+        self.undo.setEnabled(can_undo)
+        self.redo.setEnabled(can_redo)
+        self.undo.setText(f"&Undo {stack.undo_text}" if can_undo else "&Undo")
+        self.redo.setText(f"&Redo {stack.redo_text}" if can_redo else "&Redo")

@@ -12,6 +12,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from seggui.core.document import Document, ImageEntry
+from seggui.core.project import count_instances
 
 # Status colours are fixed (they carry meaning) and chosen to read on light and dark themes.
 STATUS_COLORS = {"new": QColor(140, 140, 140), "edited": QColor(86, 180, 233), "predicted": QColor(230, 159, 0),
@@ -65,11 +67,20 @@ class ImageListModel(QAbstractTableModel):
 
     HEADERS = ("Image", "Status", "Cells")
 
+    RECOUNT_DELAY_MS = 300  # a burst of strokes or Ctrl+Z presses is counted once
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self._document: Document | None = None
         self._icons = {status: status_icon(color) for status, color in STATUS_COLORS.items()}
         self._problem_icon = status_icon(PROBLEM_COLOR)
+        # Cells follow edits (strokes, undo, redo) before any save: only the images whose
+        # history moved are recounted, once the edits pause.
+        self._recount_ids: set[str] = set()
+        self._recount_timer = QTimer(self)
+        self._recount_timer.setSingleShot(True)
+        self._recount_timer.setInterval(self.RECOUNT_DELAY_MS)
+        self._recount_timer.timeout.connect(self.recount_pending)
 
     @property
     def document(self) -> Document | None:
@@ -81,12 +92,37 @@ class ImageListModel(QAbstractTableModel):
             self._document.image_added.disconnect(self._on_images_changed)
             self._document.image_removed.disconnect(self._on_images_changed)
             self._document.status_changed.disconnect(self._on_status_changed)
+            self._document.undo_stack.edited.disconnect(self._on_edited)
         self._document = document
+        self._recount_ids.clear()
+        self._recount_timer.stop()
         if document is not None:
             document.image_added.connect(self._on_images_changed)
             document.image_removed.connect(self._on_images_changed)
             document.status_changed.connect(self._on_status_changed)
+            document.undo_stack.edited.connect(self._on_edited)
         self.endResetModel()
+
+    def _on_edited(self, image_id) -> None:
+        if isinstance(image_id, str):
+            self._recount_ids.add(image_id)
+            self._recount_timer.start()
+
+    def recount_pending(self) -> None:
+        """Count the cells of the images edited since the last count (as a save counts them:
+        the first label layer's instances)."""
+        ids, self._recount_ids = self._recount_ids, set()
+        if self._document is None:
+            return
+        for image_id in ids:
+            entry = self._document.image_by_id(image_id)
+            if entry is None or not entry.loaded:
+                continue  # removed, or released from memory (then saved and counted)
+            labels = entry.label_layers
+            count = count_instances(labels[0].data) if labels else 0
+            if count != entry.instance_count:
+                entry.instance_count = count
+                self.refresh_entry(entry)
 
     def _on_images_changed(self, *args) -> None:
         # Images arrive in batches (a folder); a reset is simpler than row bookkeeping and cheap.
@@ -148,7 +184,7 @@ class ImageListModel(QAbstractTableModel):
             lines = [entry.name, f"status: {entry.status}"]
             if entry.status_model:
                 lines.append(f"model: {entry.status_model}")
-            lines.append(f"{entry.instance_count} instances (as last saved)")
+            lines.append(f"{entry.instance_count} instances")
             lines.append(f"{entry.source.width} x {entry.source.height}, {entry.source.path}")
             if entry.problem:
                 lines.append(f"problem: {entry.problem}")
@@ -194,7 +230,9 @@ class ImageListPanel(QWidget):
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long names differ at both ends
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several images can be selected (Shift/Ctrl+click) to remove them together.
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)  # see add_context_action
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.view.header()
         header.setStretchLastSection(False)
@@ -235,9 +273,20 @@ class ImageListPanel(QWidget):
         """Re-read every row (instance counts change when the project is saved)."""
         self.model.refresh_all()
 
+    def add_context_action(self, action) -> None:
+        """Offer `action` (e.g. Image > Remove from project…) on the list's right-click menu."""
+        self.view.addAction(action)
+
     # -- current image ---------------------------------------------------------------
     def current_image(self) -> ImageEntry | None:
         return self._current
+
+    def selected_images(self) -> list[ImageEntry]:
+        """The selected images in list order (the current one when nothing is selected)."""
+        rows = {self.proxy.mapToSource(index).row() for index in self.view.selectionModel().selectedRows()}
+        entries = [self.model.entry_at(row) for row in sorted(rows)]
+        entries = [e for e in entries if e is not None]
+        return entries or ([self._current] if self._current is not None else [])
 
     def set_current_image(self, entry: ImageEntry | None) -> None:
         document = self.model.document
