@@ -9,7 +9,7 @@ batch applies results one by one and an image that fails does not stop the other
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +37,10 @@ class PredictionResult:
     labels: np.ndarray | None = None
     error: str | None = None
     seconds: float = 0.0
+    # Confidence in [0, 1] per cell id of `labels` and for the image (seggui.ml.confidence),
+    # the same numbers `seggui predict --scores` writes.
+    scores: dict[int, float] = field(default_factory=dict)
+    image_score: float | None = None
 
 
 def predict_images(context: JobContext, model: str, tasks: list[PredictionTask], options=None,
@@ -70,7 +74,8 @@ def predict_images(context: JobContext, model: str, tasks: list[PredictionTask],
             array = task.array if task.array is not None else read_image(task.path, page=task.page).array
             prediction = predictor.predict(array, options, progress=on_tiles,
                                            cancelled=lambda: context.cancelled)
-            result = PredictionResult(task.key, task.name, predictor.name, labels=prediction.labels)
+            result = PredictionResult(task.key, task.name, predictor.name, labels=prediction.labels,
+                                      scores=dict(prediction.scores or {}), image_score=prediction.image_score)
         except PredictionCancelled:
             raise JobCancelled() from None
         except Exception as error:  # noqa: BLE001 - reported per image; the batch continues

@@ -11,6 +11,7 @@ from skimage.feature import peak_local_max
 from skimage.filters import threshold_local, threshold_otsu
 from skimage.segmentation import watershed
 
+from seggui.ml.confidence import CLASSIC_WEIGHTS, classic_cues, image_score, scores_and_cues
 from seggui.ml.inference import Prediction, PredictOptions, Predictor
 from seggui.ml.normalize import normalize_image
 from seggui.ml.postprocess import relabel_sequential
@@ -81,6 +82,7 @@ class ClassicPredictor(Predictor):
             float(normalization.get("high_percentile", 99.8)))
         if progress is not None:
             progress(1, 1)
-        prediction = Prediction(labels, score, None)
+        scores, cues = scores_and_cues(*classic_cues(labels, score), CLASSIC_WEIGHTS)
+        prediction = Prediction(labels, score, scores, image_score=image_score(labels, scores, score), cues=cues)
         prediction.timings = {"normalize": 0.0, "network": 0.0, "postprocess": time.perf_counter() - start}
         return prediction

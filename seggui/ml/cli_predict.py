@@ -1,4 +1,5 @@
-"""`seggui predict`: segment images with a model, writing DIR/<stem>.png instance labels."""
+"""`seggui predict`: segment images with a model, writing DIR/<stem>.png instance labels
+(and with --scores DIR/<stem>.json: the image's and every cell's confidence)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--flips", action="store_true", help="test-time flips (4x slower)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: all available)")
+    parser.add_argument("--scores", action="store_true",
+                        help="also write OUT/<stem>.json: {\"image_score\": s, \"instances\": {\"<label id>\": s}}, "
+                             "confidences in [0, 1], higher = more likely right")
+    parser.add_argument("--score-flip", action="store_true",
+                        help="confidence also from agreement with a horizontally flipped pass (2x network time)")
 
 
 def collect_images(inputs: list[Path]) -> list[Path]:
@@ -51,6 +57,30 @@ def write_labels(labels, path: Path) -> None:
     temporary = path.with_name(path.name + ".part")
     encoded.tofile(temporary)
     temporary.replace(path)
+
+
+def scores_document(prediction) -> dict:
+    """The --scores JSON: one entry per cell of the label image, keyed by its id as text."""
+    import numpy as np
+
+    from seggui.ml.confidence import cell_ids, image_score
+
+    scores = prediction.scores or {}
+    ids = cell_ids(prediction.labels)
+    instances = {str(int(i)): round(float(scores.get(int(i), 0.0)), 6) for i in ids.tolist()}
+    value = prediction.image_score
+    if value is None:
+        value = image_score(prediction.labels, {int(i): scores.get(int(i), 0.0) for i in ids.tolist()},
+                            prediction.probability)
+    return {"image_score": round(float(np.clip(value, 0.0, 1.0)), 6), "instances": instances}
+
+
+def write_scores(prediction, path: Path) -> None:
+    import json
+
+    from seggui.core.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(scores_document(prediction), indent=1) + "\n")
 
 
 class _Bar:
@@ -109,7 +139,7 @@ def run(args) -> int:
     predictor = load_model(args.model, args.device, threads=threads)
     args.out.mkdir(parents=True, exist_ok=True)
     options = PredictOptions(tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
-                             test_time_flips=args.flips)
+                             test_time_flips=args.flips, score_flip=getattr(args, "score_flip", False))
     bar = _Bar(len(images))
     failures = 0
     for index, path in enumerate(images):
@@ -118,6 +148,8 @@ def run(args) -> int:
             prediction = predictor.predict(
                 image, options, progress=lambda done, parts: bar.show(index, path.name, done, parts))
             write_labels(prediction.labels, args.out / f"{path.stem}.png")
+            if getattr(args, "scores", False):
+                write_scores(prediction, args.out / f"{path.stem}.json")
         except (SegguiError, OSError, ValueError, MemoryError) as error:
             failures += 1
             bar.close() if bar.enabled else None

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from seggui.ml.confidence import NETWORK_WEIGHTS, image_score, network_cues, scores_and_cues
 from seggui.ml.normalize import normalize_image
 from seggui.ml.postprocess import (
     InstanceParams,
-    instance_scores,
     instances_from_outputs,
     instances_from_semantic,
     semantic_from_probabilities,
@@ -41,15 +41,20 @@ class PredictOptions:
     test_time_flips: bool = False  # average over flips: slower, slightly more accurate
     postprocess: dict | None = None  # overrides of the card's InstanceParams
     score_threshold: float = 0.5  # Mask R-CNN detections below this are dropped
+    # Per-cell confidence also from agreement with a horizontally flipped pass (2x the network
+    # time; see seggui.ml.confidence).
+    score_flip: bool = False
 
 
 @dataclass
 class Prediction:
     labels: np.ndarray  # (H, W) uint16/uint32 instance ids, 0 = background
     probability: np.ndarray | None = None  # (H, W) float32 foreground probability
-    scores: dict[int, float] | None = None  # instance id -> confidence
+    scores: dict[int, float] | None = None  # instance id -> confidence in [0, 1], every cell
     classes: np.ndarray | None = None  # (H, W) semantic class ids, for semantic models
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    image_score: float | None = None  # the image's confidence in [0, 1] (seggui.ml.confidence)
+    cues: dict[str, dict[int, float]] | None = None  # what the scores were made of, per cue and cell
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -224,16 +229,29 @@ class NetworkPredictor(Predictor):
         start = time.perf_counter()
         probabilities = maps[: self.classes]
         foreground = (1.0 - probabilities[0]).astype(np.float32)
+        interior = probabilities[1] if self.classes > 1 else None
         if self.task == "semantic":
             classes = semantic_from_probabilities(probabilities)
             labels = instances_from_semantic(classes)
-            prediction = Prediction(labels, foreground, None, classes)
+            scores, cues = scores_and_cues(*network_cues(labels, foreground), NETWORK_WEIGHTS)
+            prediction = Prediction(labels, foreground, scores, classes, cues=cues)
         else:
             params = InstanceParams.from_json({**self.card.get("postprocess", {}), **(options.postprocess or {})})
             distance = maps[self.classes] if self.distance_head else None
             labels = instances_from_outputs(probabilities, distance, params)
-            prediction = Prediction(labels, foreground, instance_scores(labels, foreground))
-        timings["postprocess"] = time.perf_counter() - start
+            flipped = None
+            if options.score_flip:  # the same image mirrored left-right, segmented on its own
+                flip_start = time.perf_counter()
+                flip_maps = self.dense_maps(np.ascontiguousarray(planes[:, :, ::-1]), options, None, cancelled)
+                flipped = instances_from_outputs(
+                    flip_maps[: self.classes], flip_maps[self.classes] if self.distance_head else None,
+                    params)[:, ::-1]
+                timings["flip"] = time.perf_counter() - flip_start
+            scores, cues = scores_and_cues(*network_cues(labels, foreground, distance, interior, flipped),
+                                           NETWORK_WEIGHTS)
+            prediction = Prediction(labels, foreground, scores, cues=cues)
+        prediction.image_score = image_score(labels, prediction.scores or {}, foreground)
+        timings["postprocess"] = time.perf_counter() - start - timings.get("flip", 0.0)
         prediction.timings = timings
         return prediction
 

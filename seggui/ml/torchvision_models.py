@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from seggui.core.errors import ModelError
+from seggui.ml.confidence import image_score
 from seggui.ml.inference import NetworkPredictor, Prediction, PredictOptions, PredictionCancelled, Predictor
 from seggui.ml.normalize import normalize_image
 from seggui.ml.postprocess import relabel_sequential
@@ -132,7 +133,9 @@ class MaskRCNNPredictor(Predictor):
         final = relabel_sequential(labels)
         scores = {new: scores[int(old)] for new, old in enumerate(kept.tolist(), start=1)}
         timings["postprocess"] = time.perf_counter() - start
-        return Prediction(final, probability, scores, timings=timings)
+        # Mask R-CNN's own detection score is each cell's confidence.
+        return Prediction(final, probability, scores, timings=timings,
+                          image_score=image_score(final, scores, probability))
 
 
 def _owns(centre: float, start: int, starts: list[int], tile: int, overlap: int, length: int) -> bool:
