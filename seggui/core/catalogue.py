@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from seggui import __version__
+from seggui.core.catalogue_check import FORMAT_VERSION, check_format
 from seggui.core.errors import ProjectError
 
 CATALOGUE_NAME = "seggui-project.sqlite"
-FORMAT_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,21 +97,6 @@ def connect_again(folder: Path) -> sqlite3.Connection:
         return connection
     except sqlite3.DatabaseError as error:
         raise ProjectError(f"catalogue cannot be opened ({error})", path) from error
-
-
-def check_format(connection: sqlite3.Connection, path: Path) -> None:
-    row = connection.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
-    if row is None:
-        raise ProjectError("catalogue has no format version", path)
-    text = str(row["value"])
-    if not text.isdigit():
-        raise ProjectError(f"catalogue's format version is {text!r}, not a number", path)
-    version = int(text)
-    if version > FORMAT_VERSION:
-        raise ProjectError(
-            f"project was written by a newer seggui (format {version}; this version reads {FORMAT_VERSION})",
-            path,
-        )
 
 
 def stamp_save(connection: sqlite3.Connection) -> None:

@@ -46,6 +46,8 @@ EXPECTED_COLUMNS = {
     "jobs": {"id", "kind", "started", "finished", "status", "command", "result", "log_tail"},
 }
 SIDE_FILES = ("-wal", "-shm", "-journal")
+# The newest catalogue format this seggui reads (and the one it writes).
+FORMAT_VERSION = 1
 
 
 def bound_queries(connection: sqlite3.Connection, seconds: float = QUERY_SECONDS) -> None:
@@ -103,6 +105,21 @@ def check_schema(connection: sqlite3.Connection, path: Path) -> None:
         raise ProjectError(f"catalogue is damaged or not a SQLite file ({error})", path) from None
 
 
+def check_format(connection: sqlite3.Connection, path: Path) -> None:
+    row = connection.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
+    if row is None:
+        raise ProjectError("catalogue has no format version", path)
+    text = str(row["value"])
+    if not text.isdigit():
+        raise ProjectError(f"catalogue's format version is {text!r}, not a number", path)
+    version = int(text)
+    if version > FORMAT_VERSION:
+        raise ProjectError(
+            f"project was written by a newer seggui (format {version}; this version reads {FORMAT_VERSION})",
+            path,
+        )
+
+
 def meta_value(connection: sqlite3.Connection, key: str) -> str | None:
     row = connection.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
     return None if row is None else row[0]
@@ -132,8 +149,6 @@ def inspect(path: Path) -> str | None:
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             return meta_value(connection, "project_id") if "meta" in tables else None
         check_schema(connection, path)
-        from seggui.core.catalogue import check_format
-
         check_format(connection, path)
         return meta_value(connection, "project_id")
     except sqlite3.Error as error:
@@ -157,8 +172,6 @@ def check_pending_log(path: Path, project_id: str | None) -> None:
             connection.execute("PRAGMA trusted_schema=OFF")
             bound_queries(connection)
             check_schema(connection, path)
-            from seggui.core.catalogue import check_format
-
             connection.row_factory = sqlite3.Row
             check_format(connection, path)
             verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
