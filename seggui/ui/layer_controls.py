@@ -49,7 +49,7 @@ def value_range(layer: ImageLayer, channel: int) -> tuple[float, float]:
     return low, high if high > low else low + 1.0
 
 
-class _DragCommit:
+class DragCommit:
     """Live preview while a slider is dragged, one undo step when it is released.
 
     During the drag the layer is updated directly; on release it is put back to the value
@@ -84,8 +84,8 @@ class ImageLayerControls(QWidget):
         self.document = document
         self.layer: ImageLayer | None = None
         self._syncing = False
-        self._contrast_drag = _DragCommit()
-        self._gamma_drag = _DragCommit()
+        self._contrast_drag = DragCommit()
+        self._gamma_drag = DragCommit()
 
         self.channel_box = QComboBox(self)
         self.channel_box.currentIndexChanged.connect(lambda _: self._sync())

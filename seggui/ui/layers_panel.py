@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from seggui.core.document import Document, ImageEntry, Layer
 from seggui.core.layers import ImageLayer, LabelLayer
-from seggui.ui.layer_controls import ClassListEditor, ImageLayerControls, _DragCommit
+from seggui.ui.layer_controls import ClassListEditor, DragCommit, ImageLayerControls
 
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -48,7 +48,7 @@ class LayersPanel(QWidget):
         self.active_layer: Layer | None = None
         self._observed: list[Layer] = []
         self._syncing = False
-        self._opacity_drag = _DragCommit()
+        self._opacity_drag = DragCommit()
         self.new_layer_opacity = 0.5  # a user preference (Settings), given to new label layers
 
         self.layer_list = QListWidget(self)
