@@ -24,14 +24,13 @@ import json
 import os
 import shutil
 import sqlite3
-import stat
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 from seggui.core.errors import ProjectError
-from seggui.core.safe_files import is_identifier
+from seggui.core.safe_files import UnsafePathError, check_not_link, is_identifier
 
 QUERY_SECONDS = float(os.environ.get("SEGGUI_CATALOGUE_TIMEOUT", "30"))
 # The tables and columns seggui reads; a catalogue may have more (ignored), never fewer.
@@ -59,19 +58,13 @@ def bound_queries(connection: sqlite3.Connection, seconds: float = QUERY_SECONDS
 def check_files(path: Path) -> None:
     """The catalogue and its side files are regular files inside the folder, not links."""
     for candidate in [path] + [path.with_name(path.name + side) for side in SIDE_FILES]:
-        try:
-            status = os.lstat(candidate)
-        except FileNotFoundError:
-            if candidate == path:
-                raise ProjectError("not a seggui project (no catalogue file found)", path.parent) from None
+        if candidate != path and not os.path.lexists(candidate):
             continue
-        except OSError as error:
-            raise ProjectError(f"cannot be read ({error.strerror or error})", candidate) from None
-        if stat.S_ISLNK(status.st_mode):
-            raise ProjectError(f"is a symbolic link to {os.path.realpath(candidate)}; a project's catalogue "
-                               "must be a file inside its own folder", candidate)
-        if not stat.S_ISREG(status.st_mode):
-            raise ProjectError("is not a regular file", candidate)
+        try:
+            check_not_link(candidate, "catalogue file", missing="not a seggui project (no catalogue file found)")
+        except UnsafePathError as error:
+            where = path.parent if not os.path.lexists(candidate) else candidate
+            raise ProjectError(error.message, where) from None
 
 
 def _read_only(path: Path, immutable: bool) -> sqlite3.Connection:

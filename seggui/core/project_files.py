@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 from seggui.core.errors import ProjectError
-from seggui.core.safe_files import is_identifier
+from seggui.core.safe_files import UnsafePathError, check_not_link, is_identifier
 
 MASKS_FOLDER = "masks"
 MODELS_FOLDER = "models"
@@ -92,16 +92,9 @@ def mask_path(project_folder: Path, mask_file: object, layer_id: object = None) 
 def check_mask_file(path: Path) -> None:
     """Refuse a label file that is a link or not a regular file (a FIFO would block the read)."""
     try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        raise ProjectError("label file not found", path) from None
-    except OSError as error:
-        raise ProjectError(f"label file cannot be read ({error.strerror or error})", path) from None
-    if stat.S_ISLNK(status.st_mode):
-        raise ProjectError(f"label file is a symbolic link to {os.path.realpath(path)}; seggui reads only "
-                           "label files inside the project", path)
-    if not stat.S_ISREG(status.st_mode):
-        raise ProjectError("label file is not a regular file", path)
+        check_not_link(path, "label file")
+    except UnsafePathError as error:
+        raise ProjectError(error.message, path) from None
 
 
 def check_layer_id(layer_id: object, where: Path | None = None) -> str:

@@ -65,6 +65,23 @@ def check_regular(path: str | Path, what: str = "file") -> os.stat_result:
     return status
 
 
+def check_not_link(path: str | Path, what: str = "file", missing: str | None = None) -> os.stat_result:
+    """lstat() the path: refuse a symbolic link (its target could be anywhere) or anything but a
+    regular file. `missing` replaces the message for a file that does not exist."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        raise UnsafePathError(missing or f"{what} not found", path) from None
+    except OSError as error:
+        raise UnsafePathError(f"{what} cannot be read ({error.strerror or error})", path) from None
+    if stat.S_ISLNK(status.st_mode):
+        raise UnsafePathError(f"{what} is a symbolic link to {os.path.realpath(path)}; seggui does not follow "
+                              "links here", path)
+    if not stat.S_ISREG(status.st_mode):
+        raise UnsafePathError(f"{what} is {_kind_name(status.st_mode)}, not a regular file", path)
+    return status
+
+
 def open_regular(path: str | Path, what: str = "file", follow_symlinks: bool = True) -> BinaryIO:
     """Open for reading without ever blocking: refuses FIFOs, devices, sockets and folders.
 
