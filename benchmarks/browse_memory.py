@@ -43,7 +43,7 @@ def build(folder: Path, count: int, size: int) -> Path:
     images.mkdir(parents=True)
     yy, xx = np.mgrid[:size, :size].astype(np.float32)
     for index in range(count):
-        pattern = (np.sin(xx / (40 + index % 17)) + np.cos(yy / (30 + index % 13))) * 8000 + 20000
+        pattern = (np.sin(xx / (40 + index % 17)) + np.cos(yy / (30 + index % 13))) * 8000 + 20000 + index
         cv2.imwrite(str(images / f"img{index:04d}.png"), pattern.astype(np.uint16))
     project = Project.create(folder / "project")
     document = Document()
