@@ -6,6 +6,7 @@ document is an evented model that views observe.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from seggui.core.undo import DEFAULT_UNDO_BUDGET_BYTES, CallbackCommand
 STATUSES = ("new", "edited", "predicted", "reviewed")
 
 Layer = ImageLayer | LabelLayer
+
+
+_LOADING = threading.RLock()
 
 
 def now() -> float:
@@ -73,9 +77,13 @@ class ImageEntry:
     @property
     def layers(self) -> list[Layer]:
         if self._layers is None:
-            if self._loader is None:
-                raise RuntimeError(f"image {self.name} has no layers and no loader")
-            self._layers = self._loader(self)
+            # One load at a time: the window may load a large image on a worker while another
+            # part of the program (an export) asks for the same layers.
+            with _LOADING:
+                if self._layers is None:
+                    if self._loader is None:
+                        raise RuntimeError(f"image {self.name} has no layers and no loader")
+                    self._layers = self._loader(self)
         return self._layers
 
     def set_layers(self, layers: list[Layer]) -> None:

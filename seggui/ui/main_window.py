@@ -21,6 +21,7 @@ from seggui.core.image_cache import ImageCache
 from seggui.core.layers import LabelLayer
 from seggui.core.project import Project
 from seggui.core.tools import ToolState
+from seggui.jobs import Job
 from seggui.ui.actions import WindowActions
 from seggui.ui.autosave import DEFAULT_DELAY_MS, AutosaveController
 from seggui.ui.canvas_host import create_canvas
@@ -41,6 +42,8 @@ NO_IMAGES_TEXT = ("<h2>This project has no images yet</h2>"
                   "or drop image files onto this window.</p>")
 
 
+BACKGROUND_LOAD_BYTES = 64 * 1024 * 1024  # image files larger than this load on a worker
+
 class MainWindow(QMainWindow):
     document_changed = Signal(object)  # Document or None
     current_image_changed = Signal(object)  # ImageEntry or None
@@ -54,6 +57,8 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self.autosave: AutosaveController | None = None
         self.image_cache: ImageCache | None = None  # releases images viewed long ago (memory budget)
+        self._loading_job: Job | None = None  # a large image being read on a worker
+        self._wanted_image: ImageEntry | None = None  # what to show when that load ends
         self.layers_panel: LayersPanel | None = None
         self._current_image: ImageEntry | None = None
         self._current_layer: Layer | None = None
@@ -184,6 +189,9 @@ class MainWindow(QMainWindow):
 
     # -- current image and layer -----------------------------------------------------
     def _show_image(self, entry: ImageEntry | None) -> None:
+        if entry is not None and not entry.loaded and self._loads_slowly(entry):
+            self._load_in_background(entry)
+            return
         if entry is not None:
             try:
                 entry.layers  # load pixels now, so a broken file is reported here, once
@@ -237,6 +245,37 @@ class MainWindow(QMainWindow):
         has_project = self.document is not None
         self.empty_label.setText(NO_IMAGES_TEXT if has_project and not self.document.images else EMPTY_TEXT)
         self.central.setCurrentWidget(self.empty_label)
+
+    @staticmethod
+    def _loads_slowly(entry: ImageEntry) -> bool:
+        # Small files load in milliseconds: shown at once. Large ones (slides, stacks) are read
+        # and hashed on a worker so the window never freezes; the old image stays until then.
+        return entry.source.file_size > BACKGROUND_LOAD_BYTES
+
+    def _load_in_background(self, entry: ImageEntry) -> None:
+        self._wanted_image = entry
+        if self._loading_job is not None:
+            return  # the running load ends in _on_loaded, which shows what is wanted by then
+        self.status.showMessage(f"Loading {entry.name}…")
+        self._loading_job = Job(lambda context: entry.layers, name="load image")
+        self._loading_job.finished.connect(self._on_loaded)
+        self._loading_job.failed.connect(lambda error, entry=entry: self._on_load_failed(entry, error))
+        self._loading_job.start()
+
+    def _on_loaded(self) -> None:
+        self._loading_job = None
+        wanted, self._wanted_image = self._wanted_image, None
+        if wanted is None or self.document is None or wanted not in self.document.images:
+            return
+        self.status.clearMessage()
+        self._show_image(wanted)  # loaded now (or failed: _show_image reports it), or starts the next load
+
+    def _on_load_failed(self, entry: ImageEntry, error: BaseException) -> None:
+        entry.problem = error_text(error)
+        self.status.showMessage(f"Cannot show {entry.name}: {entry.problem}", 15000)
+        self.image_list.model.refresh_entry(entry)
+        if self._wanted_image is entry:
+            self._wanted_image = None
 
     def _can_release(self, entry: ImageEntry) -> bool:
         """An image off screen may give its memory back only when all of it is saved."""

@@ -199,3 +199,34 @@ def test_many_images_are_hashed_in_the_background_with_progress(qtbot, tmp_path,
     assert len(window.document.images) == file_operations.BACKGROUND_ADD_FILES + 5
     assert progress  # reported as it went
     window.document.mark_clean()
+
+
+def test_large_images_load_on_a_worker_and_show_when_ready(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from seggui.core.project import Project
+    from seggui.ui import main_window as main_window_module
+    from seggui.ui.main_window import MainWindow
+
+    monkeypatch.setattr(main_window_module, "BACKGROUND_LOAD_BYTES", 0)  # every file counts as large
+    threads: list[str] = []
+    real_loader = Project._load_layers
+
+    def recording_loader(self, entry):
+        threads.append(threading.current_thread().name)
+        return real_loader(self, entry)
+
+    monkeypatch.setattr(Project, "_load_layers", recording_loader)
+    window = MainWindow(autosave_delay_ms=60_000)
+    qtbot.addWidget(window)
+    window.show()
+    folder = make_project(tmp_path, count=3)
+    window.files.open_project(folder)
+    qtbot.waitUntil(lambda: window.current_image() is window.document.images[0], timeout=10_000)
+    second, third = window.document.images[1], window.document.images[2]
+    window.image_list.set_current_image(second)
+    window.image_list.set_current_image(third)  # asked for before the second finished loading
+    qtbot.waitUntil(lambda: window.current_image() is third, timeout=10_000)
+    assert window.canvas.entry is third
+    assert threads and threading.main_thread().name not in threads  # never read on the GUI thread
+    window.document.mark_clean()
