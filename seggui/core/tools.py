@@ -15,11 +15,12 @@ rectangles the layer announces.
 from __future__ import annotations
 
 from enum import IntFlag
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from psygnal import Signal
 
+from seggui.core.assisted import add_cell_mask, split_instance_command
 from seggui.core.document import Document
 from seggui.core.instance_edits import (  # noqa: F401 - re-exported for callers of the tools
     CompositeCommand,
@@ -34,7 +35,8 @@ from seggui.core.layers import LabelLayer, Rect
 from seggui.core.paint import StrokeRecorder, fill_command, polygon_mask
 from seggui.core.undo import Command
 
-TOOLS = ("brush", "eraser", "fill", "polygon", "pick", "delete", "merge", "erase_region", "set_class")
+TOOLS = ("brush", "eraser", "fill", "polygon", "pick", "delete", "merge", "erase_region", "set_class",
+         "split", "add_cell")
 
 
 class Modifiers(IntFlag):
@@ -421,9 +423,87 @@ class SetClassTool(Tool):
         return instance_boxes(self.layer).box(instance_id)
 
 
+class SplitTool(Tool):
+    """Click once in each part of a cell, then Enter (or right-click): a seeded watershed of
+    the cell's distance transform splits it. One click and Enter: split at its own necks."""
+
+    name = "split"
+
+    def __init__(self, controller: "ToolController"):
+        super().__init__(controller)
+        self.points: list[tuple[float, float]] = []
+        self.selected_id = 0  # the cell being split (the first click's)
+
+    def press(self, x, y, modifiers):
+        instance_id = self.id_at(x, y)
+        if not self.points:
+            if not instance_id:
+                self.controller.message.emit("Split: click inside the cell to split, once per part")
+                return None
+            self.selected_id = instance_id
+        elif instance_id != self.selected_id:
+            self.controller.message.emit(f"Split: that click is outside cell {self.selected_id}")
+            return None
+        self.points.append((x, y))
+        self.controller.preview_changed.emit()
+        return None
+
+    def finish(self) -> Rect | None:
+        points, instance_id = self.points, self.selected_id
+        self.cancel()
+        if not points:
+            return None
+        command = split_instance_command(self.layer, instance_id, points)
+        if command is None:
+            self.controller.message.emit("Split: nothing to split (click once in each part, then Enter)")
+            return None
+        return self.controller.push(command)
+
+    def cancel(self) -> None:
+        self.points, self.selected_id = [], 0
+        self.controller.preview_changed.emit()
+
+
+class AddCellTool(Tool):
+    """Click on unlabelled pixels to add the cell there (from the model's probability map
+    when the window has one, else from the image around the click)."""
+
+    name = "add_cell"
+
+    def press(self, x, y, modifiers):
+        if self.id_at(x, y):
+            self.controller.message.emit("Add cell: click on unlabelled pixels (this one is a cell already)")
+            return None
+        image = self.controller.current_image()
+        if image is None:
+            self.controller.message.emit("Add cell: no image to segment")
+            return None
+        source = self.controller.probability_source
+        probability = source() if source is not None else None
+        if probability is not None and probability.shape != self.layer.shape:
+            probability = None
+        hit = add_cell_mask(image, x, y, self.layer.data, probability)
+        if hit is None:
+            self.controller.message.emit("Add cell: found no cell at the click; paint it with the brush")
+            return None
+        rect, mask = hit
+        value = self.controller.choose_label(x, y, new=True)
+        command = region_fill_command(self.layer, rect, mask, value, only_background=True,
+                                      description=f"add cell {value}")
+        if command is None:
+            return None
+        if self.state.class_id != self.layer.class_of(value):
+            command.redo()
+            class_command = class_table_command(self.layer, value, self.state.class_id, "set class")
+            class_command.redo()
+            return self.controller.push(CompositeCommand(command.description, [command, class_command]),
+                                        execute=False)
+        return self.controller.push(command)
+
+
 TOOL_CLASSES: dict[str, type[Tool]] = {
     cls.name: cls for cls in (BrushTool, EraserTool, FillTool, PolygonTool, PickTool, DeleteTool,
-                              MergeTool, EraseRegionTool, SetClassTool)
+                              MergeTool, EraseRegionTool, SetClassTool, SplitTool, AddCellTool)
 }
 
 
@@ -438,6 +518,10 @@ class ToolController:
         self.state = state
         self.layer: LabelLayer | None = None
         self.pick_tolerance = 5.0  # image pixels; the canvas sets it from the zoom
+        # The current image's pixels and, optionally, a model's foreground probability map
+        # (image-sized, 0..1), for the add_cell tool; set by whoever shows the image.
+        self.image_source: Callable[[], np.ndarray | None] | None = None
+        self.probability_source: Callable[[], np.ndarray | None] | None = None
         self.tools: dict[str, Tool] = {name: cls(self) for name, cls in TOOL_CLASSES.items()}
         self._active: Tool | None = None  # the tool between press and release
         state.changed.connect(self._on_state_changed)
@@ -459,6 +543,12 @@ class ToolController:
             if self.layer is not None and layer is not None:
                 self.state.label_pinned = False  # ids of another layer mean other cells
             self.layer = layer
+
+    def current_image(self) -> np.ndarray | None:
+        image = self.image_source() if self.image_source is not None else None
+        if image is None or self.layer is None or tuple(image.shape[:2]) != tuple(self.layer.shape):
+            return None
+        return image
 
     def choose_label(self, x: float, y: float, new: bool = False) -> int:
         """The label an edit starting at (x, y) writes, made current (see ToolState.auto_label).

@@ -24,6 +24,8 @@ TOOL_ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "merge": ("Merge", ("M",), "Click the instance to keep, then the one to merge into it"),
     "erase_region": ("Erase region", ("X",), "Drag a rectangle (Alt: lasso) to clear labels"),
     "set_class": ("Set class", ("C",), "Click an instance to give it the current class"),
+    "split": ("Split cell", ("S",), "Click once in each part of a cell, then Enter: split along the neck"),
+    "add_cell": ("Add cell at click", ("A",), "Click on background: add the cell found there"),
 }
 
 
@@ -193,7 +195,7 @@ class WindowActions:
         toolbar.addActions([self.open_project, self.save])
         toolbar.addSeparator()
         toolbar.addActions([self.tools[name] for name in ("brush", "eraser", "fill", "polygon", "pick",
-                                                          "delete", "merge")])
+                                                          "delete", "merge", "split", "add_cell")])
         toolbar.addAction(self.only_background)
         toolbar.addSeparator()
         toolbar.addActions([self.toggle_reviewed, self.next_unreviewed])

@@ -266,3 +266,98 @@ def test_fill_refuses_background_open_to_the_edge_and_floods_and_says_why():
     state.set_automatic_label(9)
     controller.press(15, 15)  # recolour cell 1 (4% of the image): above the limit now
     assert layer.data[15, 15] == 1 and "above the limit of 1%" in messages[-1]
+
+
+def dumbbell() -> np.ndarray:
+    """One cell shaped as two disks joined by a thin neck, next to another cell."""
+    yy, xx = np.mgrid[:100, :120]
+    data = np.zeros((100, 120), np.uint16)
+    data[((yy - 50) ** 2 + (xx - 35) ** 2 <= 14 ** 2) | ((yy - 50) ** 2 + (xx - 75) ** 2 <= 14 ** 2)
+         | ((abs(yy - 50) <= 2) & (xx >= 35) & (xx <= 75))] = 4
+    data[5:15, 5:15] = 9
+    return data
+
+
+@pytest.mark.parametrize("clicks", [[(35, 50), (75, 50)], [(30, 48)]])
+def test_split_tool_splits_a_dumbbell_in_one_undo_step(clicks):
+    original = dumbbell()
+    document, layer, state, controller = make(original.copy(), tool="split")
+    layer.instance_classes[4] = 2
+    for x, y in clicks:
+        controller.press(x, y)
+        controller.release(x, y)
+    assert controller.busy  # waiting for Enter
+    controller.finish_shape()
+    assert len(document.undo_stack) == 1 and not controller.busy
+    left, right = int(layer.data[50, 35]), int(layer.data[50, 75])
+    assert left == 4 and right == 10  # the first click's part keeps the id; the next free id
+    assert set(np.unique(layer.data).tolist()) == {0, 4, 9, 10}
+    assert np.array_equal(layer.data > 0, original > 0)  # nothing painted outside the cell
+    assert abs(int((layer.data == 4).sum()) - int((layer.data == 10).sum())) < 80  # split at the neck
+    assert layer.instance_classes[10] == 2  # the new part keeps the class
+    document.undo_stack.undo()
+    assert np.array_equal(layer.data, original) and 10 not in layer.instance_classes
+
+
+def test_split_tool_ignores_clicks_outside_the_cell_and_refuses_a_convex_cell():
+    document, layer, state, controller = make(two_cells(), tool="split")
+    messages = []
+    controller.message.connect(messages.append)
+    controller.press(65, 70)
+    controller.press(15, 15)  # another cell: ignored
+    assert len(controller.tool.points) == 1
+    controller.finish_shape()  # one click in a box: no neck to split at
+    assert len(document.undo_stack) == 0 and messages
+
+
+def blob_image():
+    yy, xx = np.mgrid[:100, :120]
+    rng = np.random.default_rng(0)
+    image = 20 + rng.normal(0, 3, (100, 120))
+    blob = (yy - 60) ** 2 + (xx - 70) ** 2 <= 10 ** 2
+    image[blob] += 150
+    image[20:40, 20:40] += 150  # a labelled cell
+    return np.clip(image, 0, 255).astype(np.uint8), blob
+
+
+def test_add_cell_adds_a_blob_at_a_click_without_touching_labels():
+    image, blob = blob_image()
+    data = np.zeros((100, 120), np.uint16)
+    data[20:40, 20:40] = 1
+    data[55:62, 58:68] = 2  # a labelled cell overlapping the blob
+    original = data.copy()
+    document, layer, state, controller = make(data, tool="add_cell", class_id=3)
+    controller.image_source = lambda: image
+    controller.press(72, 66)
+    controller.release(72, 66)
+    assert len(document.undo_stack) == 1
+    added = layer.data == 3
+    assert added.any() and int(layer.data[66, 72]) == 3
+    assert np.array_equal(layer.data[original > 0], original[original > 0])  # labels untouched
+    free_blob = blob & (original == 0)
+    assert (added & free_blob).sum() >= 0.85 * free_blob.sum() and (added & ~blob).sum() < 0.15 * added.sum()
+    assert layer.class_of(3) == 3
+    controller.press(25, 25)  # on a cell: refused
+    assert len(document.undo_stack) == 1
+    document.undo_stack.undo()
+    assert np.array_equal(layer.data, original)
+
+
+def test_add_cell_from_a_probability_map_with_relaxed_threshold():
+    from seggui.core.assisted import add_cell_mask
+
+    yy, xx = np.mgrid[:80, :80]
+    probability = np.where((yy - 40) ** 2 + (xx - 40) ** 2 <= 8 ** 2, 0.35, 0.02).astype(np.float32)
+    labels = np.zeros((80, 80), np.uint16)
+    flat = np.zeros((80, 80), np.uint8)  # nothing to see in the image: the map decides
+    rect, mask = add_cell_mask(flat, 40, 40, labels, probability)
+    assert mask.sum() == ((yy - 40) ** 2 + (xx - 40) ** 2 <= 64).sum()
+    assert add_cell_mask(flat, 40, 40, labels) is None  # a flat image alone finds nothing
+
+
+def test_add_cell_without_an_image_says_so():
+    document, layer, state, controller = make(tool="add_cell")
+    messages = []
+    controller.message.connect(messages.append)
+    controller.press(10, 10)
+    assert len(document.undo_stack) == 0 and messages

@@ -113,6 +113,9 @@ def draw_tool_preview(painter: QPainter, canvas: "Canvas") -> None:
         if canvas.cursor_position is not None:
             points = points + [canvas.cursor_position]
         painter.drawPolyline(QPolygonF(points))
+    elif tool.name == "split" and points:  # the seeds clicked so far
+        for point in points:
+            painter.drawEllipse(point, 4.0, 4.0)
     elif tool.name == "erase_region" and points:
         if getattr(tool, "lasso", False):
             painter.drawPolygon(QPolygonF(points))

@@ -39,6 +39,7 @@ class Canvas(QWidget):
         self.document = document
         self.tool_state = tool_state
         self.controller = ToolController(document, tool_state)
+        self.controller.image_source = self._image_pixels  # for the add_cell tool
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -85,6 +86,11 @@ class Canvas(QWidget):
     @property
     def offset(self) -> QPointF:
         return QPointF(self._offset)
+
+    def _image_pixels(self) -> np.ndarray | None:
+        """The shown image's raw pixels (read when a tool needs them, never kept)."""
+        layer = self._entry.image_layer if self._entry is not None else None
+        return None if layer is None else layer.data
 
     def set_image(self, entry: ImageEntry | None) -> None:
         self.controller.cancel()

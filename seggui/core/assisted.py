@@ -1,0 +1,217 @@
+"""Assisted edits: split a cell at clicked seeds, add a cell at a click. Qt-free, torch-free.
+
+    split_instance_command(layer, instance_id, points)  # one undo step, not applied yet
+    add_cell_mask(image, x, y, labels, probability=None)  # -> (rect, mask) or None
+
+Both are used by the `split` and `add_cell` tools of `seggui.core.tools` and work on a
+window around the cell or the click, so their cost follows the cell, not the image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+from skimage.morphology import h_maxima
+from skimage.segmentation import watershed
+
+from seggui.core.instance_edits import CompositeCommand, class_table_command, instance_boxes
+from seggui.core.layers import LabelLayer, Rect
+from seggui.core.paint import change_command
+from seggui.core.undo import Command
+
+ADD_WINDOW = 32  # half-size of the first window around a click (grown up to ADD_MAX_WINDOW)
+ADD_MAX_WINDOW = 128
+MIN_CELL = 6  # pixels; smaller results are refused
+PEAK_DEPTH = 1.5  # px of distance a neck must dip for one click to find two parts
+
+
+def split_mask(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
+    """Parts 1..len(seeds) of a boolean mask: a watershed of its distance transform from the
+    (row, column) seeds, restricted to the mask. Pixels that no seed reaches (another
+    connected piece) go to part 1; seeds outside the mask are ignored (their part is empty)."""
+    distance = ndimage.distance_transform_edt(mask)
+    markers = np.zeros(mask.shape, np.int32)
+    for index, (row, col) in enumerate(seeds, start=1):
+        if 0 <= row < mask.shape[0] and 0 <= col < mask.shape[1] and mask[row, col] and not markers[row, col]:
+            markers[row, col] = index
+    parts = watershed(-distance, markers, mask=mask)
+    parts[mask & (parts == 0)] = 1
+    return parts
+
+
+def automatic_seeds(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(row, column) of each distance-transform peak deeper than PEAK_DEPTH: the parts one
+    click (and Enter) splits a cell into."""
+    distance = ndimage.distance_transform_edt(mask)
+    peaks, count = ndimage.label(h_maxima(distance, PEAK_DEPTH) & mask)
+    if count < 2:
+        return []
+    centres = ndimage.maximum_position(distance, peaks, range(1, count + 1))
+    return [(int(r), int(c)) for r, c in centres]
+
+
+def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tuple[float, float]],
+                           description: str | None = None) -> Command | None:
+    """Split instance_id at the clicked (x, y) points, one part per point (not applied yet).
+
+    The part of the first point keeps the id; the others get new ids (and the original's
+    class). One point: parts from the cell's own distance peaks. None when nothing splits.
+    """
+    box = instance_boxes(layer).box(instance_id)
+    if box is None or not instance_id:
+        return None
+    y0, x0, y1, x1 = box
+    region = layer.data[y0:y1, x0:x1]
+    mask = region == instance_id
+    if not mask.any():
+        return None
+    seeds = [(int(np.floor(y)) - y0, int(np.floor(x)) - x0) for x, y in points]
+    seeds = [s for s in seeds if 0 <= s[0] < mask.shape[0] and 0 <= s[1] < mask.shape[1] and mask[s]]
+    seeds = list(dict.fromkeys(seeds))
+    if len(seeds) == 1:
+        automatic = automatic_seeds(mask)
+        if len(automatic) < 2:
+            return None
+        # The clicked part first, so that it keeps the id.
+        first = min(automatic, key=lambda s: (s[0] - seeds[0][0]) ** 2 + (s[1] - seeds[0][1]) ** 2)
+        seeds = [first] + [s for s in automatic if s != first]
+    if len(seeds) < 2:
+        return None
+    parts = split_mask(mask, seeds)
+    present = [p for p in range(1, len(seeds) + 1) if (parts == p).any()]
+    if len(present) < 2:
+        return None
+    new_ids = {present[0]: instance_id}
+    next_id = layer.next_free_id()
+    for part in present[1:]:
+        new_ids[part] = next_id
+        next_id += 1
+    layer.ensure_capacity(next_id - 1)
+    region = layer.data[y0:y1, x0:x1]
+    new_region = region.copy()
+    for part, value in new_ids.items():
+        new_region[parts == part] = value
+    pixels = change_command(layer, box, new_region,
+                            description or f"split instance {instance_id} into {len(present)}")
+    if pixels.is_empty:
+        return None
+    commands: list[Command] = [pixels]
+    original_class = layer.instance_classes.get(instance_id)
+    if original_class is not None:
+        for value in list(new_ids.values())[1:]:
+            commands.append(class_table_command(layer, value, original_class, "set class"))
+    return CompositeCommand(pixels.description, commands)
+
+
+def _window(shape: tuple[int, int], x: int, y: int, half: int) -> Rect:
+    height, width = shape
+    return max(0, y - half), max(0, x - half), min(height, y + half + 1), min(width, x + half + 1)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim == 3:
+        channels = array[..., :3] if array.shape[2] >= 3 else array
+        array = channels.astype(np.float32).mean(axis=2)
+    return array.astype(np.float32)
+
+
+def _component_at(foreground: np.ndarray, row: int, col: int, reach: int = 3) -> np.ndarray | None:
+    """The connected component of `foreground` at (row, col), or the nearest one within reach."""
+    components, count = ndimage.label(foreground)
+    if count == 0:
+        return None
+    label = int(components[row, col])
+    if label == 0:
+        r0, c0 = max(0, row - reach), max(0, col - reach)
+        near = components[r0 : row + reach + 1, c0 : col + reach + 1]
+        if not near.any():
+            return None
+        rows, cols = np.nonzero(near)
+        nearest = np.argmin((rows + r0 - row) ** 2 + (cols + c0 - col) ** 2)
+        label = int(near[rows[nearest], cols[nearest]])
+    return components == label
+
+
+def _own_part(component: np.ndarray, row: int, col: int) -> np.ndarray:
+    """Of a component that may hold several touching cells, the one around (row, col):
+    a watershed of its distance transform from its peaks deeper than PEAK_DEPTH."""
+    seeds = automatic_seeds(component)
+    if len(seeds) < 2:
+        return component
+    parts = split_mask(component, seeds)
+    if component[row, col]:
+        chosen = parts[row, col]
+    else:
+        rows, cols = np.nonzero(component)
+        nearest = np.argmin((rows - row) ** 2 + (cols - col) ** 2)
+        chosen = parts[rows[nearest], cols[nearest]]
+    return parts == chosen
+
+
+def _cell_in_window(grey: np.ndarray, free: np.ndarray, row: int, col: int,
+                    probability: np.ndarray | None) -> np.ndarray | None:
+    if probability is not None:
+        peak = float(probability[max(0, row - 2) : row + 3, max(0, col - 2) : col + 3].max())
+        if peak >= 0.1:
+            # Relaxed: half the local peak, so that a cell the model saw faintly still counts.
+            foreground = (probability >= min(0.5, 0.5 * peak)) & free
+            component = _component_at(foreground, row, col)
+            if component is not None and component.sum() >= MIN_CELL:
+                return component
+    values = grey[free]
+    if values.size < 2 * MIN_CELL or float(values.max() - values.min()) <= 0:
+        return None
+    local = grey.copy()
+    # Polarity from the click: a cell darker than its surroundings is inverted to bright.
+    clicked = float(np.median(grey[max(0, row - 1) : row + 2, max(0, col - 1) : col + 2]))
+    if clicked < float(np.median(values)):
+        local = -local
+    local = ndimage.gaussian_filter(local, 1.0)
+    threshold = threshold_otsu(local[free])
+    foreground = ndimage.binary_opening((local > threshold) & free, iterations=1)
+    component = _component_at(foreground, row, col)
+    if component is None:
+        return None
+    return ndimage.binary_fill_holes(component) & free
+
+
+def add_cell_mask(image: np.ndarray, x: float, y: float, labels: np.ndarray,
+                  probability: np.ndarray | None = None) -> tuple[Rect, np.ndarray] | None:
+    """The mask of a new cell at the click (x, y): (rect, boolean mask over rect) or None.
+
+    With a model's foreground `probability` map (image-sized, 0..1): its connected region
+    around the click at a relaxed threshold (half the local peak, at most 0.5). Without one
+    (or where the map is near 0): Otsu's threshold of the smoothed image in a window around
+    the click, polarity taken from the clicked pixels. Either way only unlabelled pixels
+    (labels == 0) are used, touching unlabelled cells are split at their distance-transform
+    neck, and the window grows (32 to 128 px each side) while the cell reaches its edge.
+    """
+    height, width = labels.shape
+    col, row = int(np.floor(x)), int(np.floor(y))
+    if not (0 <= col < width and 0 <= row < height) or labels[row, col]:
+        return None
+    grey_all = _grey(image)
+    if grey_all.shape != labels.shape:
+        raise ValueError(f"image shape {grey_all.shape} differs from label shape {labels.shape}")
+    half = ADD_WINDOW
+    while True:
+        rect = _window(labels.shape, col, row, half)
+        y0, x0, y1, x1 = rect
+        free = labels[y0:y1, x0:x1] == 0
+        window_probability = None if probability is None else np.asarray(probability)[y0:y1, x0:x1]
+        mask = _cell_in_window(grey_all[y0:y1, x0:x1], free, row - y0, col - x0, window_probability)
+        if mask is None:
+            return None
+        touches = ((mask[0].any() and y0 > 0) or (mask[-1].any() and y1 < height)
+                   or (mask[:, 0].any() and x0 > 0) or (mask[:, -1].any() and x1 < width))
+        if not touches or half >= ADD_MAX_WINDOW:
+            break
+        half *= 2
+    mask = _own_part(mask, row - y0, col - x0)
+    if int(mask.sum()) < MIN_CELL:
+        return None
+    rows, cols = np.nonzero(mask)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    return (y0 + r0, x0 + c0, y0 + r1, x0 + c1), mask[r0:r1, c0:c1]
