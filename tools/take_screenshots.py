@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-WIDTH, HEIGHT = 1366, 768
+# SEGGUI_SHOT_SIZE=WxH (e.g. 1280x720) checks other screen sizes; the default is 1366x768.
+WIDTH, HEIGHT = (int(v) for v in os.environ.get("SEGGUI_SHOT_SIZE", "1366x768").split("x"))
 STEPS = {
     "overview": "image list with statuses, a reviewed image with its labels, the Layers dock",
     "predict": "a new image pre-segmented by the bundled model: the proposal outlined, the Model dock",

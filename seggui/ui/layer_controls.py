@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -113,14 +114,16 @@ class ImageLayerControls(QWidget):
         self.gamma_slider.sliderReleased.connect(
             lambda: self.layer and self._gamma_drag.release(self.document, self.layer, "gamma"))
 
-        contrast_row = QHBoxLayout()
-        contrast_row.addWidget(self.contrast_slider, 1)
-        contrast_row.addWidget(self.auto_button)
+        # The slider has the row's whole width (beside its two value boxes it was a sliver in
+        # a narrow dock); Auto sits under it, as wide as its text.
+        self.auto_button.setText("Auto contrast")
+        self.auto_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Channel", self.channel_box)
         form.addRow("Colormap", self.colormap_box)
-        form.addRow("Contrast", contrast_row)
+        form.addRow("Contrast", self.contrast_slider)
+        form.addRow("", self.auto_button)
         form.addRow("Gamma", self.gamma_slider)
 
     def set_layer(self, layer: ImageLayer | None) -> None:

@@ -155,6 +155,13 @@ class ModelPanel(QWidget):
         versions_layout = QVBoxLayout(versions)
         self.versions_list = QListWidget(versions)
         self.versions_list.setToolTip("Fine-tuned versions of this project; earlier ones stay for rollback")
+        # Long version names and metrics wrap (each entry's tooltip has the whole text): a
+        # horizontal scrollbar in a narrow dock hid the entries behind it.
+        self.versions_list.setWordWrap(True)
+        self.versions_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.versions_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.versions_list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.versions_list.setUniformItemSizes(False)
         self.versions_list.currentItemChanged.connect(lambda *_: self._update_enabled())
         versions_layout.addWidget(self.versions_list)
         row = QHBoxLayout()
@@ -271,6 +278,7 @@ class ModelPanel(QWidget):
         for version in catalogue.project_versions(self.project):
             item = QListWidgetItem(catalogue.version_label(version))
             item.setData(Qt.ItemDataRole.UserRole, version.id)
+            item.setToolTip(catalogue.version_label(version))
             if version.active:  # the same model the combo shows by default and the status bar names
                 font = item.font()
                 font.setBold(True)

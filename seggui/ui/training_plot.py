@@ -1,9 +1,29 @@
-"""Live training curves: training and validation loss (left axis plot) and validation AP50."""
+"""Live training curves: training and validation loss (left axis plot) and validation AP50.
+
+The charts sit in a scrolling dock, so the mouse wheel scrolls the dock; Ctrl+wheel zooms a
+chart, and every new run starts from the full view again. The legend is the loss chart's
+title (coloured names), so it never covers a curve.
+"""
 
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+TRAIN_COLOR, VALIDATION_COLOR, AP_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
+LOSS_TITLE = (f"Loss: <span style='color:{TRAIN_COLOR}'>━ training</span>&nbsp;&nbsp;"
+              f"<span style='color:{VALIDATION_COLOR}'>━ validation</span>")
+
+
+class _ChartsWidget(pg.GraphicsLayoutWidget):
+    """Plain wheel: ignored, so it reaches the dock's scroll area; Ctrl+wheel: zoom."""
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(event)
+        else:
+            event.ignore()
 
 
 class TrainingPlot(QWidget):
@@ -13,24 +33,23 @@ class TrainingPlot(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.graphics = pg.GraphicsLayoutWidget(self)
+        self.graphics = _ChartsWidget(self)
         self.graphics.setBackground("w")
         self.graphics.setMinimumHeight(220)
+        self.graphics.setToolTip("Ctrl+wheel zooms a chart; each new run shows it whole again")
         layout.addWidget(self.graphics)
-        self.loss_plot = self.graphics.addPlot(row=0, col=0, title="Loss")
-        legend = self.loss_plot.addLegend(offset=(-10, 10))
-        legend.setColumnCount(2)  # one row: two stacked entries hid the validation curve in a short dock
+        self.loss_plot = self.graphics.addPlot(row=0, col=0, title=LOSS_TITLE)
         self.loss_plot.showGrid(x=True, y=True, alpha=0.3)
-        self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o",
-                                               symbolSize=5, name="training")
-        self.validation_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#ff7f0e", width=2), symbol="o",
-                                                    symbolSize=5, name="validation")
+        self.train_curve = self.loss_plot.plot([], [], pen=pg.mkPen(TRAIN_COLOR, width=2), symbol="o",
+                                               symbolBrush=TRAIN_COLOR, symbolSize=5, name="training")
+        self.validation_curve = self.loss_plot.plot([], [], pen=pg.mkPen(VALIDATION_COLOR, width=2), symbol="o",
+                                                    symbolBrush=VALIDATION_COLOR, symbolSize=5, name="validation")
         self.ap_plot = self.graphics.addPlot(row=1, col=0, title="Validation AP50")
         self.ap_plot.showGrid(x=True, y=True, alpha=0.3)
-        self.ap_plot.setYRange(0, 1)
         self.ap_plot.setLabel("bottom", "epoch")
         self.ap_plot.setXLink(self.loss_plot)
-        self.ap_curve = self.ap_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=5)
+        self.ap_curve = self.ap_plot.plot([], [], pen=pg.mkPen(AP_COLOR, width=2), symbol="o",
+                                          symbolBrush=AP_COLOR, symbolSize=5)
         self.clear()
 
     def clear(self) -> None:
@@ -38,7 +57,14 @@ class TrainingPlot(QWidget):
         self.losses: list[float] = []
         self.validation_losses: list[float] = []
         self.aps: list[float] = []
+        self.reset_view()
         self._redraw()
+
+    def reset_view(self) -> None:
+        """Forget any zoom or pan: the whole run, loss scaled to its curves, AP50 from 0 to 1."""
+        self.loss_plot.enableAutoRange(axis=pg.ViewBox.XYAxes, enable=True)
+        self.ap_plot.enableAutoRange(axis=pg.ViewBox.XAxis, enable=True)
+        self.ap_plot.setYRange(0, 1, padding=0.02)
 
     def add_epoch(self, event: dict) -> None:
         def number(key: str) -> float:
