@@ -37,8 +37,9 @@ from seggui.core.image_limits import (
 from seggui.core.microscopy import is_zarr_folder
 from seggui.core.safe_files import UnsafePathError, open_regular
 
-__all__ = ["DEFAULT_MAX_IMAGE_BYTES", "DEFAULT_MAX_PIXELS", "ImageData", "image_files", "image_size",
-           "image_suffixes", "is_image_file", "is_zarr_folder", "kind_from_magic", "png_chunk_problem", "read_image", "sniff_kind"]
+__all__ = ["DEFAULT_MAX_IMAGE_BYTES", "DEFAULT_MAX_PIXELS", "ImageData", "PageInfo", "describe_pages", "image_files",
+           "image_size", "image_suffixes", "is_image_file", "is_zarr_folder", "kind_from_magic", "pixel_size_um",
+           "png_chunk_problem", "read_image", "sniff_kind"]
 
 _CORE_KINDS = ("png", "jpeg", "bmp", "tiff")  # decoded by OpenCV or tifffile; other kinds by Pillow or bioio
 _HEAD = 4096  # enough for every signature and for a TGA header with its palette
@@ -67,6 +68,31 @@ class ImageData:
     @property
     def channels(self) -> int:
         return 1 if self.array.ndim == 2 else int(self.array.shape[2])
+
+    @property
+    def pixel_size_um(self) -> tuple[float, float] | None:
+        """(x, y) size of one pixel in µm, from PhysicalSizeX/Y (OME-TIFF, microscope files); None when
+        the file does not say or says it in a unit other than a length."""
+        return pixel_size_um(self.metadata)
+
+
+_UNITS_IN_UM = {"µm": 1.0, "μm": 1.0, "um": 1.0, "micron": 1.0, "micrometer": 1.0, "nm": 1e-3, "mm": 1e3,
+                "cm": 1e4, "m": 1e6, "pm": 1e-6, "Å": 1e-4}
+
+
+def pixel_size_um(metadata: dict[str, Any]) -> tuple[float, float] | None:
+    def size(axis: str) -> float | None:
+        try:
+            value = float(metadata[f"PhysicalSize{axis}"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        scale = _UNITS_IN_UM.get(str(metadata.get(f"PhysicalSize{axis}Unit", "µm")).strip())
+        return value * scale if scale is not None and np.isfinite(value) and value > 0 else None
+
+    x, y = size("X"), size("Y")
+    if x is None:
+        return None
+    return x, (y if y is not None else x)
 
 
 @contextlib.contextmanager
@@ -118,6 +144,71 @@ def image_size(path: str | Path) -> tuple[int, int]:
             return shape[axes.index("Y")], shape[axes.index("X")]
         header = _header(handle, path, kind)
         return header.height, header.width
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """One plane `read_image(path, page=index)` reads, described from metadata alone."""
+
+    index: int
+    scene: int  # 0-based; always 0 outside microscope files
+    scene_name: str
+    t: int | None  # 0-based position on the T axis, None when the scene has no T axis
+    z: int | None
+    height: int
+    width: int
+    channels: int
+    dtype: str
+    label: str = ""  # "scene 2, z 5" (1-based, as microscope software counts); "" for a one-page file
+    axes: tuple[tuple[str, int], ...] = ()  # every axis a page steps through, with its 0-based index
+
+
+def _plane_label(scene: int, scene_count: int, index: dict[str, int]) -> str:
+    parts = [f"scene {scene + 1}"] if scene_count > 1 else []
+    generic = {"I", "Q"}  # tifffile's names for an unknown page axis
+    parts += [f"page {value + 1}" if axis in generic else f"{axis.lower()} {value + 1}" for axis, value in index.items()]
+    return ", ".join(parts)
+
+
+def _pages_of(scene: int, scene_count: int, name: str, planes: dict[str, int], start: int, height: int,
+              width: int, channels: int, dtype: str) -> list[PageInfo]:
+    pages = []
+    for number, values in enumerate(np.ndindex(*planes.values()) if planes else [()]):
+        index = {axis: int(v) for axis, v in zip(planes, values)}
+        pages.append(PageInfo(start + number, scene, name, index.get("T"), index.get("Z"), height, width, channels,
+                              dtype, _plane_label(scene, scene_count, index), tuple(index.items())))
+    return pages
+
+
+def describe_pages(path: str | Path) -> list[PageInfo]:
+    """Every page of an image file (scenes, then T, then Z for microscope files; the planes of a
+    multi-page TIFF), from metadata only: no pixel is decoded. A single image is one page."""
+    path = Path(path)
+    with _open_image(path) as (handle, size, kind):
+        if kind in microscopy.KINDS:
+            with microscopy.open_source(path, kind) as source:
+                pages: list[PageInfo] = []
+                for number, scene in enumerate(source.scenes):
+                    pages += _pages_of(number, len(source.scenes), scene.name, scene.planes, len(pages), scene.rows,
+                                       scene.cols, scene.channels, str(scene.dtype))
+                return pages
+        if kind == "tiff":
+            try:
+                with _tiff_file(path, handle) as tif:
+                    series = tif.series[0]
+                    shape, axes, dtype = tuple(series.shape), series.axes, str(series.dtype)
+            except MemoryError:
+                raise ImageReadError("not enough memory to read this TIFF's header", path) from None
+            except Exception as error:
+                raise ImageReadError(f"corrupt or truncated TIFF ({type(error).__name__}: {error})", path) from None
+            if "Y" not in axes or "X" not in axes or len(shape) != len(axes):
+                raise ImageReadError(f"TIFF has no image plane (axes {axes})", path)
+            planes = {a: int(n) for a, n in zip(axes, shape) if a not in "YX" + _CHANNEL_AXES and n > 1}
+            channels = int(np.prod([n for a, n in zip(axes, shape) if a in _CHANNEL_AXES] or [1]))
+            return _pages_of(0, 1, "", planes, 0, shape[axes.index("Y")], shape[axes.index("X")], channels, dtype)
+        header = _header(handle, path, kind)
+        return [PageInfo(0, 0, "", None, None, header.height, header.width, header.channels,
+                         f"uint{8 * header.sample_bytes}")]
 
 
 def _header(handle: BinaryIO, path: Path, kind: str) -> ImageHeader:
@@ -355,7 +446,7 @@ def _tiff_metadata(tif) -> dict[str, Any]:
             pixels = ome["OME"]["Image"]
             pixels = pixels[0] if isinstance(pixels, list) else pixels
             pixels = pixels["Pixels"]
-            for key in ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeXUnit", "DimensionOrder"):
+            for key in ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeXUnit", "PhysicalSizeYUnit", "DimensionOrder"):
                 if key in pixels:
                     metadata[key] = pixels[key]
             channels = pixels.get("Channel", [])

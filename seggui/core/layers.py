@@ -51,6 +51,7 @@ class ImageLayer:
         channel_names: list[str] | None = None,
         layer_id: str | None = None,
         settings: dict[str, Any] | None = None,
+        pixel_size_um: tuple[float, float] | None = None,
     ):
         if data.ndim not in (2, 3):
             raise ValueError(f"image data must be (H, W) or (H, W, C), got shape {data.shape}")
@@ -58,6 +59,9 @@ class ImageLayer:
         self.data = data
         self.name = name
         self.channel_names = list(channel_names or [])
+        # (x, y) µm per pixel as the file says (OME-TIFF, microscope files), None when it does not;
+        # read from the file on every load, never saved with the view settings.
+        self.pixel_size_um = pixel_size_um
         self.visible = True
         self.opacity = 1.0
         self.gamma = 1.0

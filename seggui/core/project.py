@@ -27,7 +27,7 @@ from seggui.core.atomic import encode_label_image, read_label_image, sha256_file
 from seggui.core.document import STATUSES, Document, ImageEntry, ImageSource, Layer
 from seggui.core.errors import ImageReadError, ProjectError, SegguiError
 from seggui.core.image_formats import image_files
-from seggui.core.imageio import image_size, read_image
+from seggui.core.imageio import describe_pages, image_size, read_image
 from seggui.core.layers import ImageLayer, LabelLayer
 from seggui.core import project_lock
 from seggui.core.project_files import MASKS_FOLDER, check_mask_file, mask_path, masks_folder
@@ -96,35 +96,93 @@ def image_paths(paths: list[str | Path]) -> list[Path]:
     return files
 
 
-def describe_images(paths: list[str | Path], known_hashes: set[str] | frozenset = frozenset(),
+@dataclass
+class PlaneSource(ImageSource):
+    """One chosen plane of a multi-page file: `label` ("scene 2, z 5") goes into the image's name."""
+
+    label: str = ""
+
+
+def source_key(source: ImageSource) -> tuple[str, int]:
+    """What makes an image a duplicate: the same content and the same plane of it."""
+    return source.sha256, source.page
+
+
+def _known_keys(known: set | frozenset) -> set[tuple[str, int]]:
+    """Known images as (hash, page); a bare hash (what callers passed before pages) is page 0."""
+    return {(item, 0) if isinstance(item, str) else (str(item[0]), int(item[1])) for item in known}
+
+
+def sources_for_file(path: str | Path, pages: list[int] | str = (0,)) -> list[ImageSource]:
+    """Describe chosen planes of one file (a list of page numbers, or "all"), hashing it once.
+
+    Page 0 alone is `source_for_file`, named after the file as always; otherwise every plane
+    of a multi-page file is named after its scene and plane ("file.lif [scene 2, z 5]").
+    """
+    path = Path(path).resolve()
+    if pages != "all" and list(pages) == [0]:
+        return [source_for_file(path)]
+    infos = describe_pages(path)
+    if pages == "all":
+        chosen = infos
+    else:
+        wanted = list(dict.fromkeys(int(p) for p in pages))
+        bad = [p for p in wanted if not 0 <= p < len(infos)]
+        if bad:
+            raise ImageReadError(f"plane {bad[0]} requested, the file has {len(infos)} (numbered from 0)", path)
+        chosen = [infos[p] for p in wanted]
+    stat = path.stat()
+    digest = sha256_file(path)
+    named = len(infos) > 1 and (len(chosen) > 1 or chosen[0].index != 0)
+    return [PlaneSource(path, info.height, info.width, info.channels, info.dtype, digest, stat.st_size,
+                        stat.st_mtime_ns, info.index, info.label if named else "") for info in chosen]
+
+
+def source_name(source: ImageSource) -> str:
+    label = getattr(source, "label", "")
+    return f"{source.path.name} [{label}]" if label else source.path.name
+
+
+def describe_images(paths: list[str | Path], known_hashes: set | frozenset = frozenset(),
                     progress: Callable[[int, int, str], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> tuple[list[ImageSource], list[str]]:
+                    should_stop: Callable[[], bool] | None = None,
+                    pages: dict[str | Path, list[int] | str] | str | None = None,
+                    ) -> tuple[list[ImageSource], list[str]]:
     """Header sizes and content hashes of image files (no pixels decoded; thread-safe).
 
-    Returns (sources, problems); a file whose content is already in `known_hashes`, or twice
-    in `paths`, is a problem ("already in the project"), not a second source.
+    `pages` chooses the planes of multi-page files (microscope scenes, T, Z; TIFF stacks):
+    None = page 0 of every file, "all" = every plane of every file, or {path: [page, ...] or
+    "all"} (files not named: page 0). Each plane becomes its own source.
+
+    Returns (sources, problems); a plane whose content and page are already in `known_hashes`
+    (hashes, for page 0, or (hash, page) pairs), or twice in `paths`, is a problem ("already in
+    the project"), not a second source.
     """
     files = image_paths(paths)
-    known = set(known_hashes)
+    known = _known_keys(known_hashes)
+    chosen = {} if pages is None or isinstance(pages, str) else {Path(k).resolve(): v for k, v in pages.items()}
     sources, problems = [], []
     for number, path in enumerate(files):
         if should_stop is not None and should_stop():
             break
         if progress is not None:
             progress(number, len(files), f"Reading {path.name}")
+        wanted = pages if isinstance(pages, str) else chosen.get(path.resolve(), [0])
         try:
-            source = source_for_file(path)
+            found = sources_for_file(path, wanted)
         except SegguiError as error:
             problems.append(str(error))
             continue
         except OSError as error:
             problems.append(f"{path}: {error.strerror or error}")
             continue
-        if source.sha256 in known:
-            problems.append(f"{path}: already in the project")
-            continue
-        known.add(source.sha256)
-        sources.append(source)
+        for source in found:
+            if source_key(source) in known:
+                label = getattr(source, "label", "")
+                problems.append(f"{path}{f' [{label}]' if label else ''}: already in the project")
+                continue
+            known.add(source_key(source))
+            sources.append(source)
     return sources, problems
 
 
@@ -264,24 +322,26 @@ class Project:
         return None
 
     # -- images -------------------------------------------------------------------------
-    def add_images(self, document: Document, paths: list[str | Path]) -> tuple[list[ImageEntry], list[str]]:
+    def add_images(self, document: Document, paths: list[str | Path],
+                   pages: dict[str | Path, list[int] | str] | str | None = None) -> tuple[list[ImageEntry], list[str]]:
         """Add image files (folders are searched one level deep). Returns (added, problems).
 
+        `pages` chooses planes of multi-page files (see `describe_images`; default page 0).
         The same in two halves for a window that must stay responsive: `describe_images`
         (reads headers and hashes files; safe on a worker thread) then `add_sources`.
         """
-        sources, problems = describe_images(paths, {e.source.sha256 for e in document.images})
+        sources, problems = describe_images(paths, {source_key(e.source) for e in document.images}, pages=pages)
         return self.add_sources(document, sources), problems
 
     def add_sources(self, document: Document, sources: list[ImageSource]) -> list[ImageEntry]:
         """Add described images (call on the thread that owns the document); skips known ones."""
-        known = {e.source.sha256 for e in document.images}
+        known = {source_key(e.source) for e in document.images}
         added = []
         for source in sources:
-            if source.sha256 in known:
+            if source_key(source) in known:
                 continue
-            known.add(source.sha256)
-            entry = ImageEntry(source)
+            known.add(source_key(source))
+            entry = ImageEntry(source, name=source_name(source))
             entry._loader = self._load_layers
             added.append(document.add_image(entry))
         return added
@@ -307,14 +367,15 @@ class Project:
             try:
                 settings = cat.loads(row["settings"], {})
                 if row["kind"] == "image":
-                    layers.append(ImageLayer(image.array, row["name"], image.channel_names, row["id"], settings))
+                    layers.append(ImageLayer(image.array, row["name"], image.channel_names, row["id"], settings,
+                                              pixel_size_um=image.pixel_size_um))
                 else:
                     layers.append(self._load_label_layer(row, settings, (source.height, source.width)))
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 raise ProjectError(f"layer {row['id']!r} of image {entry.name!r} is malformed in the catalogue "
                                    f"({type(error).__name__}: {error})", self.folder / cat.CATALOGUE_NAME) from None
         if not any(isinstance(layer, ImageLayer) for layer in layers):
-            layers.insert(0, ImageLayer(image.array, "image", image.channel_names))
+            layers.insert(0, ImageLayer(image.array, "image", image.channel_names, pixel_size_um=image.pixel_size_um))
         if not any(isinstance(layer, LabelLayer) for layer in layers):
             layers.append(LabelLayer.empty((source.height, source.width), name="labels"))
         return layers
