@@ -17,8 +17,9 @@ from seggui.core.catalogue import CATALOGUE_NAME
 from seggui.core.document import Document
 from seggui.core.errors import SegguiError
 from seggui.core.image_formats import readable_suffixes
-from seggui.core.imageio import is_image_file
-from seggui.core.project import Project, describe_images, image_paths
+from seggui.core.imageio import describe_pages, is_image_file, is_zarr_folder
+from seggui.core.microscopy import MICROSCOPY_SUFFIXES
+from seggui.core.project import Project, describe_images, image_paths, source_key
 from seggui.jobs import Job, JobContext
 from seggui.ui.dialogs import JobProgressDialog
 from seggui.core.project_lock import ProjectLockedError
@@ -35,6 +36,8 @@ def image_filter() -> str:
     return f"Images ({patterns});;All files (*)"
 
 
+# Files that may hold several planes (only files named are asked about; folders add page 0).
+MULTI_PAGE_SUFFIXES = {".tif", ".tiff", ".btf", *MICROSCOPY_SUFFIXES}
 BACKGROUND_ADD_FILES = 20  # more files than this are hashed on a worker, with a progress dialog
 SAVE_ERROR_ADVICE = ("Your edits are kept in memory. Free some space or fix the folder's permissions, "
                      "then File > Save, or use File > Save as… to save the project in another folder.")
@@ -206,19 +209,46 @@ class FileOperations:
         project, document = self.window.project, self.window.document
         assert project is not None and document is not None
         self.settings.set_last_folder("images", paths[0])
+        pages = self.choose_pages(list(paths))
+        if pages is None:
+            return 0
         if len(image_paths(list(paths))) > BACKGROUND_ADD_FILES:
-            self._add_in_background(project, document, list(paths))
+            self._add_in_background(project, document, list(paths), pages)
             return 0
         with _WaitCursor():
-            added, problems = project.add_images(document, list(paths))
+            added, problems = project.add_images(document, list(paths), pages=pages)
         return self._report_added(paths, added, problems)
 
-    def _add_in_background(self, project: Project, document: Document, paths: list) -> None:
+    def choose_pages(self, paths: list[str | Path]) -> dict[Path, list[int] | str] | None:
+        """Files named (not found in folders) with several planes: ask which become images.
+        Returns describe_images' `pages` ({} when there is nothing to ask), None when cancelled."""
+        files: dict[Path, list] = {}
+        with _WaitCursor():
+            for path in map(Path, paths):
+                if path.suffix.lower() not in MULTI_PAGE_SUFFIXES or (path.is_dir() and not is_zarr_folder(path)):
+                    continue
+                try:
+                    pages = describe_pages(path)
+                except (SegguiError, OSError):
+                    continue  # adding it reports the problem
+                if len(pages) > 1:
+                    files[path] = pages
+        if not files:
+            return {}
+        from seggui.ui.page_dialog import PageChoiceDialog
+
+        dialog = PageChoiceDialog(files, self.window)
+        self.page_dialog = dialog  # kept so tests can look at it
+        if dialog.exec() != PageChoiceDialog.DialogCode.Accepted:
+            return None
+        return dialog.pages()
+
+    def _add_in_background(self, project: Project, document: Document, paths: list, pages=None) -> None:
         """Hash many files on a worker, with progress and Cancel; add them when done."""
-        known = {e.source.sha256 for e in document.images}
+        known = {source_key(e.source) for e in document.images}
 
         def describe(context: JobContext):
-            result = describe_images(paths, known, context.progress, lambda: context.cancelled)
+            result = describe_images(paths, known, context.progress, lambda: context.cancelled, pages)
             context.check_cancelled()  # a cancelled run adds nothing
             return result
 

@@ -1,5 +1,5 @@
-"""The status bar: pixel position, raw values under the cursor, label id and class, the model
-that pre-segments, save state."""
+"""The status bar: pixel position (also in µm when the file gives a pixel size), raw values
+under the cursor, label id and class, the model that pre-segments, save state."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ def format_pixel_values(data: np.ndarray, x: int, y: int) -> str:
     else:
         parts = [str(int(v)) for v in values]
     return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+
+
+def format_position(x: int, y: int, pixel_size_um: tuple[float, float] | None = None) -> str:
+    """'x 12, y 5', and where the file gives a pixel size also '(6.5 µm, 2.7 µm)'."""
+    text = f"x {x}, y {y}"
+    if pixel_size_um:
+        text += f"  ({x * pixel_size_um[0]:.4g} µm, {y * pixel_size_um[1]:.4g} µm)"
+    return text
 
 
 def describe_label(layer: LabelLayer, x: int, y: int) -> str:
@@ -58,7 +66,7 @@ class StatusBar(QStatusBar):
         if image is None or not (0 <= y < image.shape[0] and 0 <= x < image.shape[1]):
             self.clear_cursor()
             return
-        self.position_label.setText(f"x {x}, y {y}")
+        self.position_label.setText(format_position(x, y, getattr(image, "pixel_size_um", None)))
         self.value_label.setText(f"value {format_pixel_values(image.data, x, y)}  [{image.data.dtype}]")
         if label_layer is None and entry.label_layers:
             label_layer = entry.label_layers[0]

@@ -22,6 +22,7 @@ from seggui.core.tools import Modifiers, ToolController, ToolState
 from seggui.ui.canvas import overlay
 from seggui.ui.canvas.render import ImageRenderer, LabelPalette, render_labels, render_proposal, sample_level
 from seggui.ui.canvas.tiles import TILE, TileSource
+from seggui.ui.canvas.scale_bar import draw_scale_bar
 
 BACKGROUND = QColor(32, 32, 36)
 MIN_ZOOM_FACTOR = 0.25  # of the fit-to-window zoom
@@ -310,6 +311,7 @@ class Canvas(QWidget):
                 overlay.draw_vectors(painter, self, layer, self._vector_indices[layer.id], image_rect)
         overlay.draw_tool_preview(painter, self)
         overlay.draw_brush_cursor(painter, self)
+        draw_scale_bar(painter, self)
 
     # -- highlight, cursor, previews -----------------------------------------------------------
     def _set_highlight(self, highlight: overlay.Highlight | None) -> None:
