@@ -1,5 +1,6 @@
 """`seggui predict`: segment images with a model, writing DIR/<stem>.png instance labels
-(and with --scores DIR/<stem>.json: the image's and every cell's confidence)."""
+(and with --scores DIR/<stem>.json: the image's and every cell's confidence). --page N or
+--all-pages choose planes of multi-page files; a plane other than 0 is DIR/<stem>_page<N>.png."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "confidences in [0, 1], higher = more likely right")
     parser.add_argument("--score-flip", action="store_true",
                         help="confidence also from agreement with a horizontally flipped pass (2x network time)")
+    pages = parser.add_mutually_exclusive_group()
+    pages.add_argument("--page", type=int, default=0, metavar="N",
+                       help="plane N (from 0) of multi-page files: microscope files number their scenes' planes in "
+                            "turn (scenes, then T, then Z), TIFF stacks their pages; written as OUT/<stem>_page<N>.png")
+    pages.add_argument("--all-pages", action="store_true",
+                       help="every plane of multi-page files, each written as OUT/<stem>_page<N>.png "
+                            "(plane 0 as OUT/<stem>.png)")
 
 
 def collect_images(inputs: list[Path]) -> list[Path]:
@@ -40,6 +48,27 @@ def collect_images(inputs: list[Path]) -> list[Path]:
     if not images:
         raise ImageReadError("no image files found in the given folders", inputs[0])
     return images
+
+
+def planes_of(images: list[Path], page: int = 0, all_pages: bool = False) -> tuple[list[tuple[Path, int]], list[str]]:
+    """(image, page) pairs to segment, and problems of files whose planes cannot be listed."""
+    if not all_pages:
+        return [(path, page) for path in images], []
+    from seggui.core.errors import SegguiError
+    from seggui.core.imageio import describe_pages
+
+    planes, problems = [], []
+    for path in images:
+        try:
+            planes.extend((path, info.index) for info in describe_pages(path))
+        except (SegguiError, OSError) as error:
+            problems.append(f"{path}: {getattr(error, 'message', None) or error}")
+    return planes, problems
+
+
+def output_stem(path: Path, page: int) -> str:
+    """<stem> for plane 0, <stem>_page<N> for others: the page is in the name whenever it is not 0."""
+    return path.stem if page == 0 else f"{path.stem}_page{page}"
 
 
 def write_labels(labels, path: Path) -> None:
@@ -134,28 +163,36 @@ def run(args) -> int:
     images = collect_images(args.inputs)
     if args.tile < 32:
         raise SegguiError(f"--tile {args.tile} is too small (at least 32)")
+    if getattr(args, "page", 0) < 0:
+        raise SegguiError(f"--page {args.page}: planes are numbered from 0")
     rank, world, threads = rank_share(args.threads)
-    images = images[rank::world]  # under torchrun each rank takes every world-th image
+    planes, problems = planes_of(images, getattr(args, "page", 0), getattr(args, "all_pages", False))
+    for problem in problems if rank == 0 else []:
+        print(f"seggui predict: {problem}", file=sys.stderr)
+    planes = planes[rank::world]  # under torchrun each rank takes every world-th plane
     predictor = load_model(args.model, args.device, threads=threads)
     args.out.mkdir(parents=True, exist_ok=True)
     options = PredictOptions(tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
                              test_time_flips=args.flips, score_flip=getattr(args, "score_flip", False))
-    bar = _Bar(len(images))
+    bar = _Bar(len(planes))
     failures = 0
-    for index, path in enumerate(images):
+    for index, (path, page) in enumerate(planes):
+        stem = output_stem(path, page)
         try:
-            image = read_image(path).array
+            image = read_image(path, page=page).array
             prediction = predictor.predict(
-                image, options, progress=lambda done, parts: bar.show(index, path.name, done, parts))
-            write_labels(prediction.labels, args.out / f"{path.stem}.png")
+                image, options, progress=lambda done, parts: bar.show(index, stem, done, parts))
+            write_labels(prediction.labels, args.out / f"{stem}.png")
             if getattr(args, "scores", False):
-                write_scores(prediction, args.out / f"{path.stem}.json")
+                write_scores(prediction, args.out / f"{stem}.json")
         except (SegguiError, OSError, ValueError, MemoryError) as error:
             failures += 1
             bar.close() if bar.enabled else None
-            print(f"seggui predict: {path}: {getattr(error, 'message', None) or error}", file=sys.stderr)
+            where = f"{path} (page {page})" if page else f"{path}"
+            print(f"seggui predict: {where}: {getattr(error, 'message', None) or error}", file=sys.stderr)
     bar.close()
-    done = len(images) - failures
+    done = len(planes) - failures
     prefix = f"rank {rank}/{world}: " if world > 1 else ""
-    print(f"{prefix}{done} of {len(images)} images segmented into {args.out}", file=sys.stderr)
-    return 1 if failures else 0
+    what = "planes" if getattr(args, "all_pages", False) else "images"
+    print(f"{prefix}{done} of {len(planes)} {what} segmented into {args.out}", file=sys.stderr)
+    return 1 if failures or problems else 0

@@ -114,3 +114,32 @@ def test_microscope_pixel_size(shared_data):
     except ImageReadError as error:
         pytest.skip(f"CZI reader not usable here: {error}")
     assert image.pixel_size_um == pytest.approx((1.0833, 1.0833), rel=1e-3)
+
+
+def _blobs_stack(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    yy, xx = np.mgrid[:48, :48]
+    planes = []
+    for count in range(3):  # plane n has n + 1 bright discs
+        plane = np.zeros((48, 48), np.uint8)
+        for i in range(count + 1):
+            plane[(yy - 10 - 13 * i) ** 2 + (xx - 24) ** 2 < 25] = 200
+        planes.append(plane)
+    path = tmp_path / "blobs.tif"
+    tifffile.imwrite(path, np.stack(planes), photometric="minisblack", metadata={"axes": "ZYX"})
+    return path
+
+
+def test_seggui_predict_page_and_all_pages(tmp_path, capsys):
+    from seggui.cli import main
+
+    path = _blobs_stack(tmp_path)
+    out = tmp_path / "out"
+    assert main(["predict", str(path), "--model", "classic", "--out", str(out), "--page", "2"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["blobs_page2.png"]
+    assert main(["predict", str(path), "--model", "classic", "--out", str(out), "--all-pages"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["blobs.png", "blobs_page1.png", "blobs_page2.png"]
+    assert "3 of 3 planes segmented" in capsys.readouterr().err
+    assert read_image(out / "blobs_page2.png").array.shape == (48, 48)
+    assert main(["predict", str(path), "--model", "classic", "--out", str(out), "--page", "3"]) == 1
+    assert "plane 3 requested" in capsys.readouterr().err
