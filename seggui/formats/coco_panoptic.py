@@ -90,7 +90,7 @@ def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
         raise FormatError("not a COCO panoptic file (no 'annotations' list)", path)
-    for category in data.get("categories") or []:
+    for category in _list(data.get("categories")):
         try:
             class_id, name = int(category["id"]), str(category["name"])
         except (KeyError, TypeError, ValueError):
@@ -100,7 +100,8 @@ def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None
             dataset.classes.append(LabelClass(class_id, name, _color(category.get("color"))
                                               or default_class_color(class_id)))
     known = {c.id for c in dataset.classes}
-    images = {entry.get("id"): entry for entry in data.get("images") or [] if isinstance(entry, dict)}
+    images = {entry.get("id"): entry for entry in _list(data.get("images"))
+              if isinstance(entry, dict) and isinstance(entry.get("id"), (int, str))}
     png_folder = png_folder_of(path)
     split = path.stem[len("panoptic_"):] if path.stem.startswith("panoptic_") else ""
     search = [p for p in (images_dir, path.parent.parent / "images" / split, path.parent.parent / "images",
@@ -124,15 +125,17 @@ def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None
             continue
         ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
         classes, info = {}, {}
-        for segment in annotation.get("segments_info") or []:
-            if isinstance(segment, dict) and segment.get("category_id") in known and isinstance(segment.get("id"), int):
+        for segment in _list(annotation.get("segments_info")):
+            if (isinstance(segment, dict) and isinstance(segment.get("category_id"), int)
+                    and segment["category_id"] in known and isinstance(segment.get("id"), int)):
                 classes[segment["id"]] = segment["category_id"]
                 info[segment["id"]] = {"iscrowd": 1} if is_crowd(segment) else {}
         present = {int(i) for i in np.unique(ids) if i}
         for orphan in sorted(present - set(classes)):
             dataset.report.skip(f"{annotation['file_name']}: segment {orphan}", "not in segments_info; left as background")
             ids[ids == orphan] = 0
-        entry = images.get(annotation.get("image_id"), {})
+        image_id = annotation.get("image_id")
+        entry = images.get(image_id, {}) if isinstance(image_id, (int, str)) else {}
         from seggui.core.annotation import ImageAnnotation
 
         labels = ids.astype(label_dtype_for(int(ids.max(initial=0))))
@@ -155,6 +158,11 @@ def _read_file(path: Path, dataset: Dataset, root: Path, images_dir: Path | None
             width=labels.shape[1], labels=labels, instance_classes={k: v for k, v in classes.items() if k in present},
             instance_info={k: v for k, v in info.items() if k in present},
             image_path=image_path))
+
+
+def _list(value) -> list:
+    """A JSON value that should be a list; anything else (a number, an object) holds nothing."""
+    return value if isinstance(value, list) else []
 
 
 def _size_or_none(path: Path) -> tuple[int, int] | None:
