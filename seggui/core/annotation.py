@@ -27,11 +27,20 @@ def default_class_color(class_id: int) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class LabelClass:
-    """One semantic class. Ids start at 1; 0 is background and is never listed."""
+    """One semantic class. Ids start at 1; 0 is background and is never listed.
+
+    A class named `__ignore__` (labelme's convention) or `ignore` marks ignore regions:
+    pixels a person could not or would not label. Training masks the loss there and
+    metrics leave them out; exports write the class back under its name.
+    """
 
     id: int
     name: str
     color: tuple[int, int, int]
+
+    @property
+    def ignore(self) -> bool:
+        return is_ignore_name(self.name)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "color": list(self.color)}
@@ -42,6 +51,22 @@ class LabelClass:
         if len(color) != 3:
             raise ValueError(f"class colour must have 3 components, got {data['color']!r}")
         return cls(int(data["id"]), str(data["name"]), color)  # type: ignore[arg-type]
+
+
+IGNORE_NAMES = ("__ignore__", "ignore", "_ignore_")
+IGNORE_COLOR = (128, 128, 128)
+
+
+def is_ignore_name(name: str) -> bool:
+    return str(name).strip().lower() in IGNORE_NAMES
+
+
+def ignore_instance_ids(classes, instance_classes: dict) -> set[int]:
+    """Instance ids whose class is an ignore class (classes: LabelClass or their JSON)."""
+    ignored = {int(c.id if isinstance(c, LabelClass) else c["id"]) for c in classes
+               if is_ignore_name(c.name if isinstance(c, LabelClass) else c.get("name", ""))}
+    return {int(instance) for instance, class_id in instance_classes.items()
+            if class_id is not None and int(class_id) in ignored}
 
 
 @dataclass
@@ -140,7 +165,8 @@ class Dataset:
         if found is not None:
             return found
         new_id = max((c.id for c in self.classes), default=0) + 1
-        created = LabelClass(new_id, name, color or default_class_color(new_id))
+        default = IGNORE_COLOR if is_ignore_name(name) else default_class_color(new_id)
+        created = LabelClass(new_id, name, color or default)
         self.classes.append(created)
         return created
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from seggui.core import catalogue as cat
 from seggui.core.errors import ProjectError, TrainingError
+from seggui.core.annotation import ignore_instance_ids
 from seggui.core.catalogue_check import check_rows
 from seggui.core.document import STATUSES
 from seggui.core.project_files import check_mask_file, mask_path
@@ -25,6 +26,7 @@ class TrainingSample:
     mask_path: Path  # instance labels of the image's first label layer
     image_sha256: str
     image_id: str = ""
+    ignore_ids: tuple[int, ...] = ()  # instances of an ignore class (__ignore__): no loss, no metric
 
 
 def reviewed_samples(project_folder: str | Path) -> list[TrainingSample]:
@@ -42,7 +44,8 @@ def reviewed_samples(project_folder: str | Path) -> list[TrainingSample]:
         samples = []
         for row in images:
             layer = connection.execute(
-                "SELECT id, mask_file FROM layers WHERE image_id=? AND kind='labels' ORDER BY position LIMIT 1",
+                "SELECT id, mask_file, classes, instances FROM layers WHERE image_id=? AND kind='labels' "
+                "ORDER BY position LIMIT 1",
                 (row["id"],)).fetchone()
             if layer is None or not layer["mask_file"]:
                 raise TrainingError(f"reviewed image {row['name']} has no saved labels; save the project first",
@@ -56,7 +59,10 @@ def reviewed_samples(project_folder: str | Path) -> list[TrainingSample]:
                 raise TrainingError(error.message, path) from None
             labels = mask_path(folder, layer["mask_file"], layer["id"])  # inside masks/, never a link
             check_mask_file(labels)
-            samples.append(TrainingSample(row["name"], path, row["page"], labels, row["sha256"], row["id"]))
+            instances = cat.loads(layer["instances"], {}) or {}
+            ignored = ignore_instance_ids(cat.loads(layer["classes"], []) or [], instances.get("classes", {}))
+            samples.append(TrainingSample(row["name"], path, row["page"], labels, row["sha256"], row["id"],
+                                          tuple(sorted(ignored))))
         return samples
     except ProjectError:
         raise

@@ -161,3 +161,20 @@ def foreground_dice(true: np.ndarray, pred: np.ndarray) -> float:
     p = np.asarray(pred) > 0
     total = t.sum() + p.sum()
     return float(2 * (t & p).sum() / total) if total else 1.0
+
+
+def without_ignored(predicted: np.ndarray, ignore: np.ndarray | None) -> np.ndarray:
+    """A prediction as scored against ground truth with ignore regions (labelme's __ignore__):
+    its pixels there are left out, and a predicted cell lying mostly there is dropped, so
+    neither counts as an error."""
+    if ignore is None or not ignore.any():
+        return predicted
+    before = np.bincount(predicted.ravel())
+    kept = np.where(ignore, 0, predicted)
+    after = np.bincount(kept.ravel(), minlength=len(before))
+    dropped = np.nonzero((before > 0) & (after * 2 < before))[0]
+    dropped = dropped[dropped > 0]
+    if dropped.size:
+        kept[np.isin(kept, dropped)] = 0
+    return kept
+

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
+IGNORE = 255  # class target of ignore regions (labelme's __ignore__): left out of the loss
 
 
 def boundary_mask(labels: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import torch
 from seggui.core.errors import ImageReadError, TrainingError
 from seggui.core.imageio import is_image_file, read_image
 from seggui.ml.normalize import normalize_image
-from seggui.ml.targets import distance_target, three_class_target
+from seggui.ml.targets import IGNORE, distance_target, three_class_target
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Pair:
     stem: str
     image_path: Path
     mask_paths: list[Path]  # one label image, or DSB's one binary PNG per instance
+    ignore_ids: tuple[int, ...] = ()  # instance ids that are ignore regions, not cells
 
 
 @dataclass
@@ -149,14 +150,23 @@ def load_sample(pair: Pair, channels: int, normalization: dict | None = None) ->
         normalization.get("low_percentile", 1.0),
         normalization.get("high_percentile", 99.8),
     )
+    ignore = np.isin(labels, pair.ignore_ids) if pair.ignore_ids else None
+    if ignore is not None:
+        labels = np.where(ignore, 0, labels).astype(labels.dtype)
+    classes = three_class_target(labels)
+    if ignore is not None:
+        classes[ignore] = IGNORE  # no loss here; validation leaves these pixels out too
+    meta = {"raw": raw}
+    if ignore is not None:
+        meta["ignore"] = ignore
     return Sample(
         pair.stem,
         image,
         labels,
-        three_class_target(labels),
+        classes,
         distance_target(labels),
         sha256=file_sha256(pair.image_path),
-        meta={"raw": raw},
+        meta=meta,
     )
 
 

@@ -32,7 +32,7 @@ def project_pairs(folder: Path) -> ProjectPairs:
         while unique in seen:  # two images with the same file name from different folders
             unique, counter = f"{stem}-{counter}", counter + 1
         seen.add(unique)
-        return Pair(unique, sample.image_path, [sample.mask_path])
+        return Pair(unique, sample.image_path, [sample.mask_path], ignore_ids=sample.ignore_ids)
 
     training = [pair(s) for s in split.training]
     validation = [pair(s) for s in split.validation]

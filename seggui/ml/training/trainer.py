@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from seggui.core.errors import ModelError, TrainingError
 from seggui.ml.postprocess import InstanceParams
+from seggui.ml.targets import IGNORE
 from seggui.ml.safe_load import atomic_save, load_weights
 from seggui.ml.training import data as training_data
 from seggui.ml.training import distributed
@@ -50,15 +51,18 @@ def pick_device(name: str) -> torch.device:
 def segmentation_loss(logits, classes, distance, class_weights, distance_head: bool):
     """Cross-entropy (boundary weighted) + soft Dice over classes (+ BCE on distance)."""
     class_logits = logits[:, :CLASSES].float()
-    loss = F.cross_entropy(class_logits, classes, weight=class_weights)
-    probabilities = torch.softmax(class_logits, dim=1)
-    one_hot = F.one_hot(classes, CLASSES).permute(0, 3, 1, 2).float()
+    # Ignore regions (class target IGNORE) count in no term: the network may say anything there.
+    valid = (classes != IGNORE).unsqueeze(1).float()
+    loss = F.cross_entropy(class_logits, classes, weight=class_weights, ignore_index=IGNORE)
+    probabilities = torch.softmax(class_logits, dim=1) * valid
+    one_hot = F.one_hot(torch.where(classes == IGNORE, 0, classes), CLASSES).permute(0, 3, 1, 2).float() * valid
     intersection = (probabilities * one_hot).sum(dim=(0, 2, 3))
     total = probabilities.sum(dim=(0, 2, 3)) + one_hot.sum(dim=(0, 2, 3))
     dice = (2 * intersection + 1.0) / (total + 1.0)
     loss = loss + (class_weights * (1 - dice)).sum() / class_weights.sum()
     if distance_head:
-        loss = loss + F.binary_cross_entropy_with_logits(logits[:, CLASSES].float(), distance)
+        per_pixel = F.binary_cross_entropy_with_logits(logits[:, CLASSES].float(), distance, reduction="none")
+        loss = loss + (per_pixel * valid[:, 0]).sum() / valid.sum().clamp(min=1.0)
     return loss
 
 

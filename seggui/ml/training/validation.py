@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from seggui.ml.metrics import foreground_dice, iou_matrix, match
+from seggui.ml.metrics import foreground_dice, iou_matrix, match, without_ignored
 from seggui.ml.postprocess import InstanceParams, instances_from_outputs
 
 
@@ -46,7 +46,7 @@ def predict_maps(model, samples, multiple: int, device, classes: int, distance_h
 def score_maps(maps, samples, params: InstanceParams) -> dict:
     aps, dices = [], []
     for (probabilities, distance), sample in zip(maps, samples):
-        labels = instances_from_outputs(probabilities, distance, params)
+        labels = without_ignored(instances_from_outputs(probabilities, distance, params), sample.meta.get("ignore"))
         aps.append(match(iou_matrix(sample.labels, labels), 0.5).ap)
         dices.append(foreground_dice(sample.labels, labels))
     return {"val_ap50": float(np.mean(aps)), "val_dice": float(np.mean(dices))}

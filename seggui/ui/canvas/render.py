@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seggui.core.annotation import IGNORE_COLOR, ignore_instance_ids
 from seggui.core.layers import ImageLayer, LabelLayer
 
 OPAQUE = np.uint32(0xFF000000)
@@ -146,6 +147,11 @@ class LabelPalette:
                 found = ids[positions] == keys
                 rgb[positions[found]] = chosen[found]
             colors = pack_rgb(rgb)
+        ignored = ignore_instance_ids(layer.classes, layer.instance_classes)
+        if ignored:  # ignore regions always grey, whatever the colouring: they are not cells
+            ids_array = np.asarray(ids)
+            grey = pack_rgb(np.asarray([IGNORE_COLOR], dtype=np.uint8))[0]
+            colors = np.where(np.isin(ids_array, list(ignored)), grey, colors)
         colors = np.where(np.asarray(ids) == 0, np.uint32(0), colors).astype(np.uint32)
         return colors
 
