@@ -131,6 +131,8 @@ def sources_for_file(path: str | Path, pages: list[int] | str = (0,)) -> list[Im
         if bad:
             raise ImageReadError(f"plane {bad[0]} requested, the file has {len(infos)} (numbered from 0)", path)
         chosen = [infos[p] for p in wanted]
+    if not chosen:
+        return []
     stat = path.stat()
     digest = sha256_file(path)
     named = len(infos) > 1 and (len(chosen) > 1 or chosen[0].index != 0)

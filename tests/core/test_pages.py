@@ -143,3 +143,7 @@ def test_seggui_predict_page_and_all_pages(tmp_path, capsys):
     assert read_image(out / "blobs_page2.png").array.shape == (48, 48)
     assert main(["predict", str(path), "--model", "classic", "--out", str(out), "--page", "3"]) == 1
     assert "plane 3 requested" in capsys.readouterr().err
+
+
+def test_an_empty_selection_adds_nothing_of_that_file(stack):
+    assert describe_images([stack], pages={stack: []}) == ([], [])
