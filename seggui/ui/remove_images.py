@@ -21,12 +21,31 @@ def labelled_cells(entry: ImageEntry) -> int:
     return entry.instance_count
 
 
+def unreadable(entries: list[ImageEntry]) -> list[ImageEntry]:
+    """Images whose layers cannot be loaded now (file missing or changed): Undo cannot keep
+    their saved labels, which leave the project's folder at the next save."""
+    result = []
+    for entry in entries:
+        try:
+            entry.layers
+        except Exception:  # noqa: BLE001 - any reason the file cannot be read
+            result.append(entry)
+    return result
+
+
 def confirmation_text(entries: list[ImageEntry]) -> str:
     cells = sum(labelled_cells(e) for e in entries)
     what = f"“{entries[0].name}”" if len(entries) == 1 else f"{len(entries)} images"
     cells_text = "no labelled cells" if cells == 0 else f"{cells} labelled cell{'s' if cells != 1 else ''}"
-    return (f"Remove {what} from the project, with {cells_text}?\n\n"
+    text = (f"Remove {what} from the project, with {cells_text}?\n\n"
             "The image files on disk are not deleted. Edit > Undo (Ctrl+Z) brings them back.")
+    lost = [e for e in unreadable(entries) if e.instance_count]
+    if lost:
+        names = ", ".join(e.name for e in lost[:5]) + (" …" if len(lost) > 5 else "")
+        text += (f"\n\nBut {len(lost)} of them cannot be read now ({names}): their saved labels "
+                 f"({sum(e.instance_count for e in lost)} cells) are removed with them and Undo cannot bring "
+                 "those labels back once the project is saved.")
+    return text
 
 
 def remove_selected_images(window, ask: bool = True) -> int:

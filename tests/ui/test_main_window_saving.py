@@ -230,3 +230,25 @@ def test_large_images_load_on_a_worker_and_show_when_ready(qtbot, tmp_path, monk
     assert window.canvas.entry is third
     assert threads and threading.main_thread().name not in threads  # never read on the GUI thread
     window.document.mark_clean()
+
+
+def test_removing_an_unreadable_image_says_its_labels_cannot_come_back(tmp_path):
+    import numpy as np
+
+    from seggui.core.paint import change_command
+    from seggui.core.project import Project
+    from seggui.ui.remove_images import confirmation_text
+
+    folder = make_project(tmp_path, count=2)
+    project, document = Project.open(folder)
+    layer = document.images[0].label_layers[0]
+    document.undo_stack.push(change_command(layer, (0, 0, 5, 5), np.full((5, 5), 3, layer.data.dtype), "paint"),
+                             execute=True)
+    project.save(document)
+    project.close()
+    document.images[0].source.path.unlink()  # the image file went away
+    project, document = Project.open(folder)
+    text = confirmation_text([document.images[0]])
+    assert "cannot be read now" in text and "(1 cells)" in text
+    assert "cannot be read" not in confirmation_text([document.images[1]])
+    project.close()
