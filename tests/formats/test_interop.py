@@ -1,8 +1,9 @@
 """seggui's exports opened by the real tools, each in its own virtual environment.
 
-datumaro (CVAT for images 1.1 and COCO instances importers) and labelme 7.x (read_label_file
-+ shapes_to_label) are not dependencies of seggui: they live in separate venvs, found from
-SEGGUI_DATUMARO_PYTHON / SEGGUI_LABELME_PYTHON or the defaults below, and each test skips
+datumaro (CVAT for images 1.1 and COCO instances importers), labelme 7.x (read_label_file
++ shapes_to_label) and the Supervisely SDK (sly.Project + each geometry's draw) are not
+dependencies of seggui: they live in separate venvs (.ci/run makes them), found from
+SEGGUI_DATUMARO_PYTHON / SEGGUI_LABELME_PYTHON / SEGGUI_SUPERVISELY_PYTHON or the defaults below, and each test skips
 naming the tool when its venv is absent. A small script runs under the tool's Python, reads
 the export and prints per-cell IoU against the label images seggui exported, for cells of
 30 pixels or more on real DSB2018 and Usiigaci label images.
@@ -10,6 +11,7 @@ the export and prints per-cell IoU against the label images seggui exported, for
 Set up (about a minute each):
     python3 -m venv /tmp/interop-venv && /tmp/interop-venv/bin/pip install datumaro
     python3.12 -m venv /tmp/labelme-venv && /tmp/labelme-venv/bin/pip install 'labelme>=7,<8'
+    python3 -m venv /tmp/supervisely-venv && /tmp/supervisely-venv/bin/pip install supervisely
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ MIN_PIXELS = 30
 TOOLS = {
     "datumaro": (os.environ.get("SEGGUI_DATUMARO_PYTHON", "/tmp/interop-venv/bin/python"), "datumaro"),
     "labelme": (os.environ.get("SEGGUI_LABELME_PYTHON", "/tmp/labelme-venv/bin/python"), "labelme"),
+    "supervisely": (os.environ.get("SEGGUI_SUPERVISELY_PYTHON", "/tmp/supervisely-venv/bin/python"), "supervisely"),
 }
 
 
@@ -124,3 +127,12 @@ def test_labelme_reads_labelme_export(real_cells, tmp_path, polygons):
     assert not any("refuse" in w for w in warnings)  # every imagePath names the real image
     assert_close(run_tool("labelme", "labelme_read.py", tmp_path / "labelme", truth, MIN_PIXELS),
                  f"labelme {'polygons' if polygons else 'masks'}")
+
+
+@pytest.mark.parametrize("polygons", [True, False], ids=["polygons", "bitmaps"])
+def test_supervisely_sdk_reads_supervisely_export(real_cells, tmp_path, polygons):
+    dataset, truth = real_cells
+    export_annotations(dataset, tmp_path / "sly", "supervisely", polygons=polygons)
+    assert_close(run_tool("supervisely", "supervisely_read.py", tmp_path / "sly", truth, MIN_PIXELS),
+                 f"supervisely {'polygons' if polygons else 'bitmaps'}")
+
