@@ -123,7 +123,8 @@ class ExportDialog(QDialog):
         self.destination = _PathField("Export to", start_folder, files=True, folders=True, save=True, parent=self)
         self.destination.edit.setPlaceholderText("a new or empty folder (or a .json / .xml file for COCO, CVAT)")
         self.polygons = QCheckBox("Write polygons instead of exact masks", self)
-        self.polygons.setToolTip("Polygons lose pixel detail; exact masks round-trip losslessly")
+        self.polygons.setToolTip("Polygons trace pixel edges, so COCO and CVAT tools rasterise them back exactly; "
+                                 "LabelMe gets a mask shape where no polygon can be exact (holes)")
         self.format_box.currentIndexChanged.connect(self._on_format)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
