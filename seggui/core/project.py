@@ -23,11 +23,12 @@ from seggui.core import catalogue as cat
 from seggui.core import catalogue_check
 from seggui.core import project_files
 from seggui.core.annotation import LabelClass, VectorShape
-from seggui.core.atomic import encode_label_image, read_label_image, sha256_file, atomic_write_bytes
+from seggui.core.atomic import atomic_write_bytes, sha256_file
 from seggui.core.document import STATUSES, Document, ImageEntry, ImageSource, Layer
 from seggui.core.errors import ImageReadError, ProjectError, SegguiError
 from seggui.core.image_formats import image_files
 from seggui.core.imageio import describe_pages, image_size, read_image
+from seggui.core.label_codec import encode_label_image, read_label_image
 from seggui.core.layers import ImageLayer, LabelLayer
 from seggui.core import project_lock
 from seggui.core.project_files import MASKS_FOLDER, check_mask_file, mask_path, masks_folder

@@ -87,7 +87,7 @@ def stored_validation(connection) -> list[str]:
 
 
 def _first_labels(connection, folder: Path, image_id: str) -> np.ndarray | None:
-    from seggui.core.atomic import read_label_image
+    from seggui.core.label_codec import read_label_image
     from seggui.core.project_files import check_mask_file, mask_path
 
     layer = connection.execute(

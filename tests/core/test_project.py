@@ -255,7 +255,7 @@ def test_model_versions_and_jobs_are_recorded(tmp_path):
 
 
 def test_reviewed_samples_lists_reviewed_images_with_their_labels(tmp_path):
-    from seggui.core.atomic import read_label_image
+    from seggui.core.label_codec import read_label_image
     from seggui.core.errors import TrainingError
     from seggui.core.training_set import reviewed_samples
 
