@@ -72,20 +72,16 @@ def output_stem(path: Path, page: int) -> str:
 
 
 def write_labels(labels, path: Path) -> None:
-    """uint16 PNG (lossless); more than 65535 cells would need TIFF, reported clearly."""
-    import cv2
+    """uint16 PNG (lossless, written atomically by core's label writer); more than 65535
+    cells would need TIFF, reported clearly."""
     import numpy as np
 
     from seggui.core.errors import SegguiError
+    from seggui.core.label_codec import write_label_image
 
     if labels.max() > np.iinfo(np.uint16).max:
         raise SegguiError(f"{int(labels.max())} instances do not fit a 16-bit PNG", path)
-    ok, encoded = cv2.imencode(".png", labels.astype(np.uint16))
-    if not ok:
-        raise SegguiError("PNG encoding failed", path)
-    temporary = path.with_name(path.name + ".part")
-    encoded.tofile(temporary)
-    temporary.replace(path)
+    write_label_image(path, labels.astype(np.uint16))
 
 
 def scores_document(prediction) -> dict:
