@@ -47,6 +47,7 @@ class ModelPanel(QWidget):
         self._job_model = ""  # name of the model the running job predicts with
         self._cancel_requested = False
         self._proposal: tuple[str, np.ndarray, str] | None = None  # image id, labels, model name
+        self._proposal_scores: dict[int, float] = {}  # the proposal's cell id -> confidence
         self._document = None
         self._result_ready.connect(self._on_result)
         self._build()
@@ -479,6 +480,7 @@ class ModelPanel(QWidget):
             return
         if not self._batch:
             self._proposal = (entry.id, result.labels, self._job_model)
+            self._proposal_scores = dict(result.scores)
             self._show_proposal()
             return
         if entry.status != "new":  # a person started on it while the batch ran
@@ -497,7 +499,8 @@ class ModelPanel(QWidget):
             if occupied.any():
                 mode = FILL_EMPTY
                 proposal = np.where(occupied, 0, proposal).astype(proposal.dtype)
-            command = accept_proposal(document, entry, proposal, mode, self._job_model, layer)
+            command = accept_proposal(document, entry, proposal, mode, self._job_model, layer,
+                                      scores=result.scores)
             self._record_accepted(entry, command.layer)
             self._batch_applied += 1
         except Exception as error:  # noqa: BLE001 - e.g. a locked layer: report, go on
@@ -564,7 +567,8 @@ class ModelPanel(QWidget):
         _, labels, model = self._proposal
         try:
             command = accept_proposal(self.window.document, entry, labels, self.mode_combo.currentData(), model,
-                                      target_layer(entry, self.window.current_layer()))
+                                      target_layer(entry, self.window.current_layer()),
+                                      scores=self._proposal_scores)
         except PermissionError as error:
             self.progress_label.setText(str(error))
             return

@@ -3,6 +3,10 @@
 The step changes the labels (sparse, so undo keeps only changed pixels), resets the
 instance -> class table when labels are replaced (the old ids mean other objects now), and
 marks the image `predicted` with the model name, so one Ctrl+Z brings all three back.
+The model's confidence in each accepted cell (seggui.ml.confidence) goes into the layer's
+`instance_info[id]["score"]` under the id the cell has in the layer, in the same step; the
+Review queue dock (seggui.ui.review_queue) reads it. (The image score is not kept: a label
+layer has no free-form saved place for it.)
 """
 
 from __future__ import annotations
@@ -35,12 +39,36 @@ def merged_labels(existing: np.ndarray, proposal: np.ndarray, mode: str) -> np.n
     return result
 
 
+def merged_info(existing: np.ndarray, info: dict[int, dict], proposal: np.ndarray, mode: str,
+                scores: dict[int, float] | None) -> dict[int, dict]:
+    """The layer's instance info after accepting `proposal` in `mode` (before the labels change).
+
+    Replace drops the old entries (their ids now mean other cells); Fill keeps them. Each
+    proposed cell that ends up in the layer gets `{"score": s}` under its id there (the
+    proposal's id, plus the offset Fill adds)."""
+    result = {} if mode == REPLACE else {k: dict(v) for k, v in info.items()}
+    if not scores:
+        return result
+    if mode == REPLACE:
+        present, offset = np.unique(proposal), 0
+    else:
+        offset = int(existing.max()) if existing.size else 0
+        present = np.unique(proposal[(existing == 0) & (proposal > 0)])
+    for cell in present.tolist():
+        score = scores.get(int(cell))
+        if cell and score is not None:
+            result.setdefault(int(cell) + offset, {})["score"] = round(float(score), 4)
+    return result
+
+
 class AcceptProposalCommand(Command):
-    """Labels + class table + status in one undo step."""
+    """Labels + class table + instance info (scores) + status in one undo step."""
 
     def __init__(self, document: Document, entry: ImageEntry, layer: LabelLayer, proposal: np.ndarray,
-                 mode: str, model: str):
+                 mode: str, model: str, scores: dict[int, float] | None = None):
         self.description = f"accept {model} proposal"
+        self.old_info = {k: dict(v) for k, v in layer.instance_info.items()}
+        self.new_info = merged_info(layer.data, layer.instance_info, proposal, mode, scores)
         new = merged_labels(layer.data, proposal, mode)
         height, width = layer.shape
         self.labels = change_command(layer, (0, 0, height, width), new, self.description)
@@ -53,22 +81,23 @@ class AcceptProposalCommand(Command):
 
     @property
     def nbytes(self) -> int:
-        return self.labels.nbytes + 64 * (len(self.old_classes) + 4)
+        return self.labels.nbytes + 64 * (len(self.old_classes) + len(self.old_info) + len(self.new_info) + 4)
 
-    def _apply(self, classes: dict, status: tuple) -> None:
-        if self.layer.instance_classes != classes:
+    def _apply(self, classes: dict, info: dict, status: tuple) -> None:
+        if self.layer.instance_classes != classes or self.layer.instance_info != info:
             self.layer.instance_classes = dict(classes)
+            self.layer.instance_info = {k: dict(v) for k, v in info.items()}
             self.layer.instances_changed.emit()
         self.entry.status, self.entry.status_model, self.entry.modified = status
         self.document.status_changed.emit(self.entry)
 
     def redo(self) -> None:
         self.labels.redo()
-        self._apply(self.new_classes, self.new_status)
+        self._apply(self.new_classes, self.new_info, self.new_status)
 
     def undo(self) -> None:
         self.labels.undo()
-        self._apply(self.old_classes, self.old_status)
+        self._apply(self.old_classes, self.old_info, self.old_status)
 
 
 def target_layer(entry: ImageEntry, preferred: object = None) -> LabelLayer | None:
@@ -80,14 +109,17 @@ def target_layer(entry: ImageEntry, preferred: object = None) -> LabelLayer | No
 
 
 def accept_proposal(document: Document, entry: ImageEntry, proposal: np.ndarray, mode: str, model: str,
-                    layer: LabelLayer | None = None) -> AcceptProposalCommand:
-    """Apply the proposal as one undoable step (adding a label layer first if there is none)."""
+                    layer: LabelLayer | None = None,
+                    scores: dict[int, float] | None = None) -> AcceptProposalCommand:
+    """Apply the proposal as one undoable step (adding a label layer first if there is none).
+
+    `scores` (cell id of `proposal` -> confidence) are kept in the layer's instance info."""
     layer = layer or target_layer(entry)
     if layer is None:
         layer = LabelLayer.empty(proposal.shape, name="labels")
         document.add_layer(entry, layer)
     if layer.locked:
         raise PermissionError(f"layer {layer.name} is locked; unlock it to accept the proposal")
-    command = AcceptProposalCommand(document, entry, layer, proposal, mode, model)
+    command = AcceptProposalCommand(document, entry, layer, proposal, mode, model, scores)
     document.undo_stack.push(command, execute=True)
     return command
