@@ -1,4 +1,5 @@
-"""Adding the Model and Training docks to the main window (called by the lead's window setup).
+"""Adding the Model, Training and Review queue docks to the main window (called by the
+lead's window setup).
 
     from seggui.ui.model_docks import install_model_docks
     model_panel, training_dock = install_model_docks(window)
@@ -11,13 +12,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 from seggui.ui.model_panel import ModelPanel
+from seggui.ui.review_queue import install_review_queue
 from seggui.ui.training_dock import TrainingDock
 
 
 def install_model_docks(window):
-    """Create the Model and Training docks on `window` and wire them together.
+    """Create the Model, Training and Review queue docks on `window` and wire them together.
 
-    Returns (model_panel, training_dock). Call once after the window is built, then
+    Returns (model_panel, training_dock); the queue is `window.review_queue`. Call once
+    after the window is built, then
     `window.restore_later_docks()` to bring back their saved placement.
     """
     right = Qt.DockWidgetArea.RightDockWidgetArea
@@ -25,6 +28,8 @@ def install_model_docks(window):
     training_dock = TrainingDock(window)
     window.add_dock("Model", _scrollable(model_panel), right)
     window.add_dock("Training", _scrollable(training_dock), right)
+    # The cells of the image on screen, least confident first (scores kept by accepting a proposal).
+    window.review_queue = install_review_queue(window)
     # A finished training run adds a version: list it in the Model panel, leaving the model
     # that pre-segments alone (only Make active, or the dock's explicit "make active if it
     # beats the base", changes that); making a version active changes the default base model.
