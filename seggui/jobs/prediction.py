@@ -8,7 +8,6 @@ batch applies results one by one and an image that fails does not stop the other
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -52,38 +51,44 @@ def predict_images(context: JobContext, model: str, tasks: list[PredictionTask],
     `error` and the batch goes on.
     """
     from seggui.core.imageio import read_image
+    from seggui.ml.batch import predict_each
     from seggui.ml.inference import PredictionCancelled
     from seggui.ml.registry import load_model
 
     total = len(tasks) * STEPS_PER_IMAGE
     context.progress(0, 0, f"loading model {Path(str(model)).name}…")
     predictor = load_model(model, device=device, threads=threads)
+
+    def prefix(index: int) -> str:
+        return f"{tasks[index].name} ({index + 1}/{len(tasks)})"
+
+    def started(index: int, task: PredictionTask) -> None:
+        context.progress(index * STEPS_PER_IMAGE, total, prefix(index))
+
+    def on_tiles(index: int, done: int, count: int) -> None:
+        part = int(STEPS_PER_IMAGE * done / max(1, count))
+        context.progress(index * STEPS_PER_IMAGE + part, total, f"{prefix(index)}: {done}/{count} tiles")
+
+    def read(task: PredictionTask) -> np.ndarray:
+        return task.array if task.array is not None else read_image(task.path, page=task.page).array
+
     results = []
-    for index, task in enumerate(tasks):
-        context.check_cancelled()
-        base = index * STEPS_PER_IMAGE
-        prefix = f"{task.name} ({index + 1}/{len(tasks)})"
-        context.progress(base, total, prefix)
-
-        def on_tiles(done: int, count: int, base=base, prefix=prefix) -> None:
-            part = int(STEPS_PER_IMAGE * done / max(1, count))
-            context.progress(base + part, total, f"{prefix}: {done}/{count} tiles")
-
-        start = time.perf_counter()
-        try:
-            array = task.array if task.array is not None else read_image(task.path, page=task.page).array
-            prediction = predictor.predict(array, options, progress=on_tiles,
-                                           cancelled=lambda: context.cancelled)
-            result = PredictionResult(task.key, task.name, predictor.name, labels=prediction.labels,
-                                      scores=dict(prediction.scores or {}), image_score=prediction.image_score)
-        except PredictionCancelled:
-            raise JobCancelled() from None
-        except Exception as error:  # noqa: BLE001 - reported per image; the batch continues
-            result = PredictionResult(task.key, task.name, predictor.name, error=f"{type(error).__name__}: {error}"
-                                      if not str(error) else str(error))
-        result.seconds = time.perf_counter() - start
-        results.append(result)
-        if deliver is not None:
-            deliver(result)
+    try:
+        # Every exception is reported per image (the batch continues); cancelling is not.
+        for outcome in predict_each(predictor, tasks, read, options, started=started, progress=on_tiles,
+                                    cancelled=lambda: context.cancelled, errors=(Exception,)):
+            task, error, prediction = outcome.item, outcome.error, outcome.prediction
+            if error is not None:
+                result = PredictionResult(task.key, task.name, predictor.name,
+                                          error=f"{type(error).__name__}: {error}" if not str(error) else str(error))
+            else:
+                result = PredictionResult(task.key, task.name, predictor.name, labels=prediction.labels,
+                                          scores=dict(prediction.scores or {}), image_score=prediction.image_score)
+            result.seconds = outcome.seconds
+            results.append(result)
+            if deliver is not None:
+                deliver(result)
+    except PredictionCancelled:
+        raise JobCancelled() from None
     context.progress(total, total, "done")
     return results

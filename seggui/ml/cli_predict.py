@@ -153,6 +153,7 @@ def rank_share(threads: int | None) -> tuple[int, int, int | None]:
 def run(args) -> int:
     from seggui.core.errors import SegguiError
     from seggui.core.imageio import read_image
+    from seggui.ml.batch import predict_each
     from seggui.ml.inference import PredictOptions
     from seggui.ml.registry import load_model
 
@@ -172,16 +173,27 @@ def run(args) -> int:
                              test_time_flips=args.flips, score_flip=getattr(args, "score_flip", False))
     bar = _Bar(len(planes))
     failures = 0
-    for index, (path, page) in enumerate(planes):
+    reported = (SegguiError, OSError, ValueError, MemoryError)  # per image; anything else is a bug
+
+    def read(plane: tuple[Path, int]):
+        return read_image(plane[0], page=plane[1]).array
+
+    def show(index: int, done: int, parts: int) -> None:
+        path, page = planes[index]
+        bar.show(index, output_stem(path, page), done, parts)
+
+    for outcome in predict_each(predictor, planes, read, options, progress=show, errors=reported):
+        path, page = outcome.item
         stem = output_stem(path, page)
-        try:
-            image = read_image(path, page=page).array
-            prediction = predictor.predict(
-                image, options, progress=lambda done, parts: bar.show(index, stem, done, parts))
-            write_labels(prediction.labels, args.out / f"{stem}.png")
-            if getattr(args, "scores", False):
-                write_scores(prediction, args.out / f"{stem}.json")
-        except (SegguiError, OSError, ValueError, MemoryError) as error:
+        error = outcome.error
+        if error is None:
+            try:
+                write_labels(outcome.prediction.labels, args.out / f"{stem}.png")
+                if getattr(args, "scores", False):
+                    write_scores(outcome.prediction, args.out / f"{stem}.json")
+            except reported as write_error:
+                error = write_error
+        if error is not None:
             failures += 1
             bar.close() if bar.enabled else None
             where = f"{path} (page {page})" if page else f"{path}"
