@@ -25,15 +25,6 @@ LOG_LINES_KEPT = 500
 DEFAULT_GRACE_MS = 15_000  # the child finishes its current step and writes the checkpoint
 
 
-def default_threads() -> int:
-    """All cores but one: the GUI thread keeps a core to stay responsive while training runs."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
 def train_arguments(out: str | Path, data: Iterable[str], *, base: str | None = None,
                     minutes: float | None = None, epochs: int | None = None, seed: int | None = None,
                     device: str | None = None, learning_rate: float | None = None,
@@ -58,7 +49,11 @@ def train_arguments(out: str | Path, data: Iterable[str], *, base: str | None = 
         arguments += ["--crop-size", str(int(crop_size))]
     if name:
         arguments += ["--name", name]
-    arguments += ["--threads", str(threads or default_threads())]
+    if not threads:
+        from seggui.ml.inference import default_threads
+
+        threads = default_threads(leave_one_for_gui=True)  # the GUI that starts the child keeps a core
+    arguments += ["--threads", str(threads)]
     return arguments + extra
 
 

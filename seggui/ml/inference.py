@@ -75,12 +75,19 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def default_threads() -> int:
-    """All cores the process may use: inference is the foreground task when it runs."""
+def default_threads(leave_one_for_gui: bool = False) -> int:
+    """CPU threads for torch: all cores the process may use, or all but one beside the GUI.
+
+    From the command line (`seggui predict`, `seggui train`) the work is the foreground task
+    and takes every core. When the GUI is running (pre-segmenting in a GUI job, or the
+    `seggui train` child the Training dock starts) `leave_one_for_gui=True` keeps one core
+    free so the GUI thread stays responsive.
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1 if leave_one_for_gui else cores)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

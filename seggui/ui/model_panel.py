@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
 
 from seggui.core import records
 from seggui.jobs.prediction import PredictionResult, PredictionTask, predict_images
-from seggui.jobs.training_process import default_threads
 from seggui.jobs.worker import Job
-from seggui.ml.inference import PredictOptions
+from seggui.ml.inference import PredictOptions, default_threads
 from seggui.ml.postprocess import InstanceParams
 from seggui.ui import model_catalogue as catalogue
 from seggui.ui.model_proposal import FILL_EMPTY, MODES, REPLACE, accept_proposal, target_layer
@@ -448,7 +447,7 @@ class ModelPanel(QWidget):
         # folder's card may not share), fixed now: the combo may change while the job runs.
         self._job_model = info.name
         self._job = Job(predict_images, catalogue.model_reference(info), tasks, self._options(),
-                        self._result_ready.emit, "auto", default_threads(), name="pre-segment")
+                        self._result_ready.emit, "auto", default_threads(leave_one_for_gui=True), name="pre-segment")
         self._job.progress.connect(self._on_progress)
         self._job.succeeded.connect(lambda results: self._on_done("done", ""))
         self._job.failed.connect(lambda error: self._on_done("failed", str(error)))
