@@ -100,6 +100,17 @@ class ReviewQueue(QWidget):
                                           "Mark the selected cell verified (again: not verified)")
         self.delete_action = self._action("Delete cell", DELETE_KEY, self.delete_selected,
                                           "Delete the selected cell (one undo step)")
+        # View > Colour outlines by confidence (no key): red-to-green by score, white without one.
+        self.confidence_colours = QAction("Colour outlines by &confidence", window)
+        self.confidence_colours.setCheckable(True)
+        self.confidence_colours.setStatusTip("Colour cells red (doubtful) to green (confident) by the model's "
+                                             "score; white: no score")
+        self.confidence_colours.toggled.connect(lambda checked: self._apply_colouring())
+        menus = getattr(window, "menu_actions", None)
+        if menus is not None:
+            menus.view_menu.insertAction(menus.view_menu.actions()[2] if len(menus.view_menu.actions()) > 2
+                                         else None, self.confidence_colours)
+        window.document_changed.connect(lambda document: self._apply_colouring())  # a new canvas
         buttons = QHBoxLayout()
         for action in (self.next_action, self.verify_action, self.delete_action):
             button = QPushButton(action.text(), self)
@@ -114,6 +125,11 @@ class ReviewQueue(QWidget):
         window.current_image_changed.connect(lambda entry: self._follow_layer())
         window.current_layer_changed.connect(lambda layer: self._follow_layer())
         self._follow_layer()
+
+    def _apply_colouring(self) -> None:
+        setter = getattr(self.window.canvas, "set_color_by_confidence", None)
+        if setter is not None:
+            setter(self.confidence_colours.isChecked())
 
     def _action(self, text: str, key: str, slot, tip: str) -> QAction:
         action = QAction(text, self.window)

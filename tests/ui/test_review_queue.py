@@ -172,3 +172,20 @@ def test_queue_follows_the_image_on_screen(setup):
     window.image_list.select_next(1)
     assert window.current_image() is window.document.images[1]
     assert queue.rows() == [] and queue.next_doubtful() is None
+
+
+def test_colour_outlines_by_confidence_paints_doubtful_cells_red(setup):
+    from seggui.ui.canvas.render import confidence_colors
+
+    window, _, queue = setup
+    layer = accept_scored(window, {1: 0.9, 2: 0.1})
+    assert queue.confidence_colours in window.menu_actions.view_menu.actions()
+    queue.confidence_colours.setChecked(True)
+    assert window.canvas.color_by_confidence
+    table = window.canvas._palettes[layer.id].table()
+    red, green = [(int(table[i]) >> 16 & 255, int(table[i]) >> 8 & 255) for i in (2, 1)]
+    assert red[0] > red[1] and green[1] > green[0]
+    assert int(table[3]) & 0xFFFFFF == 0xFFFFFF  # no score: white
+    assert list(confidence_colors(np.array([0, 5]), {}) & 0xFFFFFF) == [0xFFFFFF, 0xFFFFFF]
+    queue.confidence_colours.setChecked(False)
+    assert not window.canvas.color_by_confidence

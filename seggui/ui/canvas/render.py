@@ -117,13 +117,39 @@ def instance_colors(ids: np.ndarray) -> np.ndarray:
     return pack_rgb(np.round(rgb * 255.0).astype(np.uint8))
 
 
+UNSCORED_COLOR = (255, 255, 255)  # cells without a model score, when colouring by confidence
+
+
+def confidence_colors(ids: np.ndarray, info: dict) -> np.ndarray:
+    """Packed colours for `ids` on a red (score 0) - yellow (0.5) - green (1) ramp by
+    `info[id]["score"]`; white for cells without a score."""
+    ids = np.asarray(ids)
+    scores = np.full(ids.shape, np.nan)
+    scored = {k: v["score"] for k, v in info.items() if isinstance(v.get("score"), (int, float))}
+    if scored and ids.size:
+        keys = np.fromiter(scored.keys(), dtype=np.int64)
+        values = np.fromiter(scored.values(), dtype=np.float64)
+        positions = np.minimum(np.searchsorted(ids, keys), ids.size - 1)
+        found = ids[positions] == keys
+        scores[positions[found]] = np.clip(values[found], 0.0, 1.0)
+    rgb = np.empty(ids.shape + (3,), dtype=np.uint8)
+    rgb[...] = UNSCORED_COLOR
+    known = ~np.isnan(scores)
+    s = scores[known]
+    rgb[known, 0] = (235 * np.minimum(1.0, 2.0 * (1.0 - s))).astype(np.uint8)
+    rgb[known, 1] = (215 * np.minimum(1.0, 2.0 * s)).astype(np.uint8)
+    rgb[known, 2] = 40
+    return pack_rgb(rgb)
+
+
 class LabelPalette:
     """Id -> ARGB colour table of one label layer (by instance or by class); 0 is clear."""
 
     MAX_TABLE = 1 << 22  # beyond this, colours are computed per region instead of tabled
 
-    def __init__(self, layer: LabelLayer):
+    def __init__(self, layer: LabelLayer, by_confidence: bool = False):
         self.layer = layer
+        self.by_confidence = by_confidence  # red-to-green by instance_info[id]["score"]
         self._table: np.ndarray | None = None
 
     def invalidate(self) -> None:
@@ -131,7 +157,9 @@ class LabelPalette:
 
     def _colors(self, ids: np.ndarray) -> np.ndarray:
         layer = self.layer
-        if not layer.color_by_class:
+        if self.by_confidence:
+            colors = confidence_colors(ids, layer.instance_info)
+        elif not layer.color_by_class:
             colors = instance_colors(ids)
         else:
             class_colors = {c.id: c.color for c in layer.classes}

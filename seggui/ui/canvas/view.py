@@ -52,6 +52,7 @@ class Canvas(QWidget):
         self._fitted = True  # keep fitting on resize until the user zooms or pans
         self._sources: dict[str, tuple[Any, TileSource]] = {}  # layer id -> (layer, tiles)
         self._palettes: dict[str, LabelPalette] = {}
+        self._by_confidence = False  # outlines and fills coloured by the model's score
         self._vector_indices: dict[str, overlay.VectorIndex] = {}
         self._proposal: np.ndarray | None = None
         self._proposal_tiles: TileSource | None = None
@@ -197,7 +198,7 @@ class Canvas(QWidget):
                 tiles = TileSource(layer.shape, lambda level, rect, l=layer, r=renderer: r.render(
                     sample_level(l.data, level, rect)), QImage.Format.Format_RGB32)
             else:
-                palette = self._palettes[layer.id] = LabelPalette(layer)
+                palette = self._palettes[layer.id] = LabelPalette(layer, self._by_confidence)
                 self._vector_indices[layer.id] = overlay.VectorIndex()
                 tiles = TileSource(layer.shape, lambda level, rect, l=layer, p=palette: render_labels(
                     l.data, level, rect, p, l.contour_only), QImage.Format.Format_ARGB32_Premultiplied, margin=1)
@@ -221,8 +222,21 @@ class Canvas(QWidget):
         if name in ("visible", "opacity") or name in RERENDER_ON:
             self.update()
 
+    @property
+    def color_by_confidence(self) -> bool:
+        return self._by_confidence
+
+    def set_color_by_confidence(self, on: bool) -> None:
+        """Colour cells red-to-green by instance_info[id]["score"] (white: no score), or as usual."""
+        self._by_confidence = bool(on)
+        for layer_id, palette in self._palettes.items():
+            palette.by_confidence = self._by_confidence
+            palette.invalidate()
+            self._sources[layer_id][1].invalidate()
+        self.update()
+
     def _on_instances_changed(self, layer: LabelLayer) -> None:
-        if layer.color_by_class:
+        if layer.color_by_class or self._by_confidence:
             self._palettes[layer.id].invalidate()
             self._sources[layer.id][1].invalidate()
             self.update()
