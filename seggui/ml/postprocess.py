@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import ndimage
+from skimage.segmentation import relabel_sequential as skimage_relabel_sequential
 from skimage.segmentation import watershed
 
 from seggui.core.annotation import label_dtype_for
@@ -34,12 +35,11 @@ class InstanceParams:
 
 
 def relabel_sequential(labels: np.ndarray) -> np.ndarray:
-    """Ids 1..N with no gaps, in the smallest lossless dtype."""
-    ids = np.unique(labels)
-    ids = ids[ids > 0]
-    lookup = np.zeros(int(labels.max()) + 1 if labels.size else 1, dtype=np.int64)
-    lookup[ids] = np.arange(1, ids.size + 1)
-    return lookup[labels].astype(label_dtype_for(int(ids.size)))
+    """Ids 1..N with no gaps (in the order of the old ids), in the smallest lossless dtype."""
+    if not labels.size:  # skimage's version cannot take an empty array
+        return labels.astype(label_dtype_for(0))
+    relabelled, _, _ = skimage_relabel_sequential(labels)
+    return relabelled.astype(label_dtype_for(int(relabelled.max())))
 
 
 def instances_from_outputs(
