@@ -19,7 +19,8 @@ from seggui.core.errors import SegguiError
 from seggui.core.image_formats import readable_suffixes
 from seggui.core.imageio import describe_pages, is_image_file, is_zarr_folder
 from seggui.core.microscopy import MICROSCOPY_SUFFIXES
-from seggui.core.project import Project, describe_images, image_paths, source_key
+from seggui.core.image_sources import describe_images, image_paths, source_key
+from seggui.core.project import Project
 from seggui.jobs import Job, JobContext
 from seggui.ui.dialogs import JobProgressDialog
 from seggui.core.project_lock import ProjectLockedError

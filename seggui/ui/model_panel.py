@@ -41,6 +41,7 @@ class ModelPanel(QWidget):
         self._batch_failures: list[str] = []
         self._batch_applied = 0
         self._batch_skipped: list[str] = []  # names of images a person began editing during the batch
+        self._labelled_layers: dict[str, tuple[int, bool]] = {}  # layer id -> (version, holds labels)
         self._batch_record = None  # (project, job id) of the running batch, for records.finish_job
         self._batch = False
         self._job_model = ""  # name of the model the running job predicts with
@@ -383,11 +384,19 @@ class ModelPanel(QWidget):
             return []
         return [e for e in document.images if e.status == "new" and not e.problem]
 
-    @staticmethod
-    def _holds_labels(entry) -> bool:
+    def _holds_labels(self, entry) -> bool:
         if entry.loaded:
-            return any(layer.data.any() for layer in entry.label_layers)
+            return any(self._layer_has_labels(layer) for layer in entry.label_layers)
         return entry.instance_count > 0  # counted at the last save; the pixels are on disk
+
+    def _layer_has_labels(self, layer) -> bool:
+        # The plan is redrawn after every edit and looks at every loaded image: scan a layer's
+        # pixels only when its version moved since the last look, so a stroke costs one scan.
+        seen = self._labelled_layers.get(layer.id)
+        if seen is None or seen[0] != layer.version:
+            seen = (layer.version, bool(layer.data.any()))
+            self._labelled_layers[layer.id] = seen
+        return seen[1]
 
     def batch_plan(self) -> str:
         """What "Pre-segment all new images" will do, said before it starts."""

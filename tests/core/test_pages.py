@@ -9,7 +9,8 @@ import pytest
 from seggui.core.document import Document
 from seggui.core.errors import ImageReadError
 from seggui.core.imageio import describe_pages, pixel_size_um, read_image
-from seggui.core.project import Project, describe_images
+from seggui.core.image_sources import describe_images
+from seggui.core.project import Project
 
 
 @pytest.fixture

@@ -2,50 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from seggui.core.document import Document
 from seggui.core.project import Project
 from seggui.ui.main_window import MainWindow
 from seggui.ui.model_docks import install_model_docks
 from seggui.ui.model_proposal import FILL_EMPTY, REPLACE, accept_proposal, merged_info
-
-
-def disks(seed: int, shape=(64, 80)) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    image = np.full(shape, 30.0)
-    for cy, cx in ((16, 16), (16, 56), (46, 36)):
-        image[(yy - cy) ** 2 + (xx - cx) ** 2 <= 81] = 200
-    return np.clip(image + rng.normal(0, 5, shape), 0, 255).astype(np.uint8)
-
-
-def make_project(tmp_path: Path, count: int = 2) -> Path:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    paths = []
-    for index in range(count):
-        path = folder / f"cells_{index}.png"
-        cv2.imwrite(str(path), disks(index))
-        paths.append(path)
-    project = Project.create(tmp_path / "project")
-    document = Document()
-    project.add_images(document, paths)
-    project.save(document)
-    project.close()
-    return tmp_path / "project"
+from test_model_panel import make_project  # the same test images as the Model panel's
 
 
 @pytest.fixture
 def setup(qtbot, tmp_path):
     window = MainWindow(autosave_delay_ms=60_000)
     qtbot.addWidget(window)
-    window.files.open_project(make_project(tmp_path))
+    window.files.open_project(make_project(tmp_path, count=2))
     panel, _ = install_model_docks(window)
     window.resize(1000, 700)
     window.show()
