@@ -1,12 +1,18 @@
 """Fine-tune the bundled nuclei model on 8 Usiigaci phase-contrast images within a CPU
-budget, evaluate on the remaining ones, print AP@0.5 before and after.
+budget, evaluate on the remaining ones, print AP@0.5 before and after, per seed.
 
-    python benchmarks/finetune.py [--minutes 10] [--train-count 8] [--threads 2] [--out DIR]
+    python benchmarks/finetune.py [--minutes 8] [--seeds 0 1] [--train-count 8]
+        [--compare "--input-scale 1"] [--json OUT.json] [-- EXTRA seggui train ARGS]
+
+Each run is exactly `seggui train --images I --masks M --base nuclei --minutes N --seed S
+--out DIR` in a child process: the command and defaults a person (and the Training dock) uses.
+`--compare ARGS` trains a second variant with those extra arguments on the same seeds in the
+same run, a baseline measured beside the default on the same (noisy) machine.
 
 Usiigaci (shared/data/cells/usiigaci): train/setN/phase.png + instances_ids.png and
 val/set46/raw.tif + instances_ids.png. Images are sorted by set number; the first
 --train-count are for training (the trainer holds one of them out for validation), the
-rest for the before/after evaluation.
+rest for the before/after evaluation and for nothing else.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +33,6 @@ from seggui.core.imageio import read_image
 from seggui.ml.inference import PredictOptions
 from seggui.ml.metrics import score_image, summarize
 from seggui.ml.registry import load_model
-from seggui.ml.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "cells" / "usiigaci"
@@ -50,18 +58,35 @@ def evaluate(model, pairs, device: str = "cpu") -> dict:
     return summarize(matches)
 
 
+def fine_tune(images: Path, masks: Path, out: Path, base: str, minutes: float, seed: int, extra: list[str]) -> dict:
+    command = [sys.executable, "-m", "seggui", "train", "--images", str(images), "--masks", str(masks),
+               "--base", base, "--minutes", str(minutes), "--seed", str(seed), "--out", str(out),
+               "--progress", "jsonl", *extra]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"seggui train failed:\n{done.stderr[-2000:]}")
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    epochs = [e for e in events if e["event"] == "epoch"]
+    card = json.loads((out / "card.json").read_text())
+    return {"minutes": round((time.perf_counter() - start) / 60, 2), "epochs": len(epochs),
+            "input_scale": (card.get("scale") or {}).get("input_scale"),
+            "best_epoch": card["training"]["best_epoch"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--base", default="nuclei")
-    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--minutes", type=float, default=8.0)
     parser.add_argument("--train-count", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--compare", help="extra `seggui train` arguments of a baseline variant")
+    parser.add_argument("--out", type=Path, help="keep the trained models here")
+    parser.add_argument("--json", type=Path)
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
     pairs = usiigaci_pairs(args.data)
     training, testing = pairs[: args.train_count], pairs[args.train_count :]
     print(f"train on {[p[0] for p in training]}, evaluate on {[p[0] for p in testing]}")
@@ -72,40 +97,31 @@ def main() -> None:
     for name, image, mask in training:
         (images / f"{name}{image.suffix}").symlink_to(image.resolve())
         (masks / f"{name}.png").symlink_to(mask.resolve())
-    out = args.out or work / "model"
-    import torch
-
-    torch.set_num_threads(args.threads)
-    start = time.perf_counter()
+    root = args.out or work
     before = evaluate(args.base, testing, args.device)
-    print(f"before: AP50 {before['ap50']:.3f} (mean per image {before['mean_image_ap50']:.3f}), "
-          f"evaluation {time.perf_counter() - start:.0f} s")
-    steps = []
-
-    def on_event(event):
-        if event["event"] == "epoch":
-            steps.append(event)
-            print(f"  epoch {event['epoch']}: loss {event['loss']:.3f} val AP50 {event['val_ap50']:.3f} "
-                  f"({event['seconds']:.0f} s)", flush=True)
-
-    config = TrainConfig(out=out, images=images, masks=masks, base=args.base, minutes=args.minutes,
-                         threads=args.threads, seed=args.seed, device=args.device,
-                         learning_rate=args.learning_rate, crops_per_epoch=48,
-                         patience=None, batch_size=8)
-    start = time.perf_counter()
-    card = train(config, on_event=on_event)
-    minutes = (time.perf_counter() - start) / 60
-    crops = len(card["training"]["history"]) * 48
-    after = evaluate(out, testing, args.device)
-    print(f"after:  AP50 {after['ap50']:.3f} (mean per image {after['mean_image_ap50']:.3f})")
-    print(f"fine-tuning: {minutes:.1f} min wall-clock incl. validation and threshold tuning, "
-          f"{crops} crops of 256x256 = {crops / (minutes * 60):.2f} crops/s, model in {out}")
-    print(f"summary: before {before['ap50']:.3f} -> after {after['ap50']:.3f} AP@0.5 on {len(testing)} images")
-    print(json.dumps({"benchmark": "finetune_usiigaci", "train_images": len(training), "test_images": len(testing),
-                      "ap50_before": round(before["ap50"], 3), "ap50_after": round(after["ap50"], 3),
-                      "mean_image_ap50_after": round(after["mean_image_ap50"], 3),
-                      "minutes": round(minutes, 2), "crops_per_s": round(crops / (minutes * 60), 2),
-                      "learning_rate": args.learning_rate, "device": args.device}))
+    print(f"before: AP50 {before['ap50']:.3f} (mean per image {before['mean_image_ap50']:.3f})", flush=True)
+    variants = {"default": extra}
+    if args.compare:
+        variants["compare: " + args.compare] = extra + shlex.split(args.compare)
+    result = {"benchmark": "finetune_usiigaci", "base": args.base, "train_images": len(training),
+              "test_images": len(testing), "minutes": args.minutes, "ap50_before": round(before["ap50"], 3),
+              "variants": {}}
+    for label, arguments in variants.items():
+        runs = []
+        for seed in args.seeds:
+            out = root / f"{'default' if label == 'default' else 'compare'}-seed{seed}"
+            run = fine_tune(images, masks, out, args.base, args.minutes, seed, arguments)
+            after = evaluate(out, testing, args.device)
+            run.update(seed=seed, ap50_after=round(after["ap50"], 3),
+                       mean_image_ap50_after=round(after["mean_image_ap50"], 3))
+            runs.append(run)
+            print(f"{label} seed {seed}: AP50 {before['ap50']:.3f} -> {after['ap50']:.3f} "
+                  f"({run['epochs']} epochs in {run['minutes']} min, input scale {run['input_scale']})", flush=True)
+        result["variants"][label] = {"arguments": arguments, "runs": runs,
+                                     "mean_ap50_after": round(float(np.mean([r["ap50_after"] for r in runs])), 3)}
+    print(json.dumps(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

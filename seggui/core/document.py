@@ -63,6 +63,7 @@ class ImageEntry:
     modified: float = field(default_factory=now)
     problem: str | None = None  # e.g. "image file changed since it was added"
     instance_count: int = 0  # cached for the image list; refreshed on save
+    verified_count: int = 0  # cells of the first label layer marked verified (review queue)
     _layers: list[Layer] | None = field(default=None, repr=False)
     _loader: Callable[["ImageEntry"], list[Layer]] | None = field(default=None, repr=False)
 

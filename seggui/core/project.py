@@ -30,6 +30,7 @@ from seggui.core.imageio import read_image
 from seggui.core.label_codec import encode_label_image, read_label_image
 from seggui.core.layers import ImageLayer, LabelLayer
 from seggui.core import project_lock
+from seggui.core.training_set import verified_ids
 from seggui.core.project_files import MASKS_FOLDER, check_mask_file, mask_path, masks_folder
 from seggui.core.recovery import RecoveryReport, pending_journal_bytes, recovery_report
 from seggui.core.safe_files import UnsafePathError, check_regular
@@ -147,10 +148,17 @@ class Project:
             document = Document()
             for row in cat.image_rows(project.connection):
                 document.images.append(project._entry_from_row(row))
+            entries = {entry.id: entry for entry in document.images}
+            counted: set[str] = set()
             for row in cat.layer_rows(project.connection):
                 if row["mask_file"]:
                     project._mask_files[row["id"]] = row["mask_file"]
                     project._mask_hashes[row["id"]] = row["mask_sha256"]
+                    entry = entries.get(row["image_id"])
+                    if entry is not None and row["kind"] == "labels" and entry.id not in counted:
+                        counted.add(entry.id)  # the first label layer, as training reads it
+                        info = (cat.loads(row["instances"], {}) or {}).get("info", {})
+                        entry.verified_count = len(verified_ids(info))
             for position, entry in enumerate(document.images):
                 project._saved_rows[entry.id] = project._image_row(entry, position)
             if not read_only:

@@ -81,6 +81,8 @@ def validate_card(data: object, path: str | Path | None = None) -> dict:
         raise ModelError("normalisation percentiles must satisfy 0 <= low < high <= 100", path)
     if "postprocess" in data:
         validate_postprocess(data["postprocess"], path)
+    if "scale" in data:
+        validate_scale(data["scale"], path)
     data = dict(data)
     data["task"] = task
     return data
@@ -107,6 +109,23 @@ def validate_postprocess(settings: object, path: str | Path | None = None) -> No
             upper = f"<= {high}" if high_allowed else f"< {high}"
             raise ModelError(f"postprocess {key!r} must be {kind} with {low} <= value {upper} (got {value!r})",
                              path)
+
+
+# seggui.ml.scale: the cell size a model was trained at and the factor images are resized by.
+# A factor of 0.01 would shrink every image to nothing, 100 would need 10,000 times the memory.
+SCALE_RANGES = {"cell_diameter": (1.0, 1000.0), "input_scale": (0.2, 4.0), "measured_cell_diameter": (0.0, 100000.0)}
+
+
+def validate_scale(settings: object, path: str | Path | None = None) -> None:
+    if not isinstance(settings, dict):
+        raise ModelError("'scale' must be an object", path)
+    for key, (low, high) in SCALE_RANGES.items():
+        if key not in settings or (key == "measured_cell_diameter" and settings[key] is None):
+            continue
+        value = settings[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and low <= value <= high):
+            raise ModelError(f"scale {key!r} must be a number from {low} to {high} (got {value!r})", path)
 
 
 def read_card(path: str | Path) -> dict:

@@ -14,7 +14,8 @@ from pathlib import Path
 def configure(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("training data")
     source.add_argument("--project", type=Path, help="a seggui project folder: trains on its reviewed images")
-    source.add_argument("--images", type=Path, help="folder of images, or a DSB2018-layout folder")
+    source.add_argument("--images", type=Path, nargs="+",
+                        help="folder of images, or one or more DSB2018-layout folders")
     source.add_argument("--masks", type=Path, help="folder of instance label images named like the images")
     parser.add_argument("--base", help="model name, folder or torchvision .pth to fine-tune: a U-Net, deeplabv3_* or "
                         "maskrcnn_resnet50_fpn (default: train a U-Net from scratch)")
@@ -38,7 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     advanced.add_argument("--learning-rate", type=float)
     advanced.add_argument("--width", type=int, default=16, help="U-Net first-level channels (from scratch)")
     advanced.add_argument("--depth", type=int, default=4, help="U-Net levels (from scratch)")
-    advanced.add_argument("--channels", type=int, default=1, help="input channels (from scratch)")
+    advanced.add_argument("--channels", type=int,
+                          help="input channels: from scratch (default 1), or widen a one-channel base to "
+                               "3 to learn colour (it starts out computing exactly what the base does)")
+    advanced.add_argument("--input-scale", type=float,
+                          help="resize images by this before the network (default: measured from the masks "
+                               "so the cells reach the base model's cell size; 1 when training from scratch)")
     advanced.add_argument("--no-distance-head", action="store_true")
     advanced.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: off)")
     advanced.add_argument("--validation-fraction", type=float, default=0.1)
@@ -52,14 +58,14 @@ def config_from_args(args):
     from seggui.ml.training.config import TrainConfig
 
     config = TrainConfig(
-        out=args.out, images=args.images, masks=args.masks, project=args.project, base=args.base,
+        out=args.out, images=_images(args.images), masks=args.masks, project=args.project, base=args.base,
         epochs=args.epochs, minutes=args.minutes, device=args.device, seed=args.seed, resume=args.resume,
         keep_checkpoint=args.keep_checkpoint,
         width=args.width, depth=args.depth, channels=args.channels,
         distance_head=not args.no_distance_head, batch_size=args.batch_size, crop_size=args.crop_size,
         crops_per_epoch=args.crops_per_epoch, patience=args.patience or None,
         validation_fraction=args.validation_fraction, holdout_hash_percent=args.holdout_hash_percent,
-        threads=args.threads, name=args.name,
+        threads=args.threads, name=args.name, input_scale=args.input_scale,
     )
     if args.learning_rate is not None:
         config.learning_rate = args.learning_rate
@@ -67,6 +73,13 @@ def config_from_args(args):
         config.learning_rate = 5e-4  # gentler when fine-tuning: keep what the base knows
     config.extra["command"] = "seggui " + " ".join(sys.argv[1:]) if sys.argv else None
     return config
+
+
+def _images(folders):
+    """One folder stays a Path (as the GUI passes it); several become a list."""
+    if not folders:
+        return None
+    return folders[0] if len(folders) == 1 else list(folders)
 
 
 def _printer(mode: str):

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from seggui.ml.confidence import NETWORK_WEIGHTS, image_score, network_cues, scores_and_cues
 from seggui.ml.normalize import normalize_image
+from seggui.ml.scale import card_scale, resize_image
 from seggui.ml.postprocess import (
     InstanceParams,
     instances_from_outputs,
@@ -147,6 +148,8 @@ class NetworkPredictor(Predictor):
         normalization = card.get("normalization", {})
         self.low = float(normalization.get("low_percentile", 1.0))
         self.high = float(normalization.get("high_percentile", 99.8))
+        # Images are resized by this before the network (seggui.ml.scale), maps back after.
+        self.input_scale = card_scale(card)[1]
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         if self.input_mean is not None:
@@ -223,6 +226,28 @@ class NetworkPredictor(Predictor):
             result = accumulated.div_(weights)
         return result[:, :height, :width].numpy()
 
+    def scaled_maps(self, planes: np.ndarray, options: PredictOptions,
+                    progress: ProgressCallback | None, cancelled) -> np.ndarray:
+        """dense_maps at the card's input scale, returned at the image's own size."""
+        if self.input_scale == 1.0:
+            return self.dense_maps(planes, options, progress, cancelled)
+        height, width = planes.shape[1:]
+        small = np.moveaxis(resize_image(np.moveaxis(planes, 0, -1), self.input_scale), -1, 0)
+        maps = self.dense_maps(np.ascontiguousarray(small), options, progress, cancelled)
+        full = resize_image(np.moveaxis(maps, 0, -1), 1.0, (height, width))
+        return np.ascontiguousarray(np.moveaxis(full, -1, 0))
+
+    def _params(self, options: PredictOptions) -> InstanceParams:
+        """The card's watershed values; sizes chosen on validation images at the network's
+        scale are converted to pixels of the image, where post-processing runs."""
+        params = InstanceParams.from_json(self.card.get("postprocess", {}))
+        if self.input_scale != 1.0:
+            area = 1.0 / (self.input_scale * self.input_scale)
+            params.min_size = max(1, int(round(params.min_size * area)))
+            params.min_seed_size = max(1, int(round(params.min_seed_size * area)))
+        overrides = options.postprocess or {}
+        return InstanceParams.from_json({**params.to_json(), **overrides})
+
     @torch.inference_mode()
     def predict(self, image, options=None, progress=None, cancelled=None) -> Prediction:
         options = options or PredictOptions()
@@ -231,7 +256,7 @@ class NetworkPredictor(Predictor):
         planes = normalize_image(np.asarray(image), self.in_channels, self.low, self.high)
         timings["normalize"] = time.perf_counter() - start
         start = time.perf_counter()
-        maps = self.dense_maps(planes, options, progress, cancelled)
+        maps = self.scaled_maps(planes, options, progress, cancelled)
         timings["network"] = time.perf_counter() - start
         start = time.perf_counter()
         probabilities = maps[: self.classes]
@@ -243,13 +268,13 @@ class NetworkPredictor(Predictor):
             scores, cues = scores_and_cues(*network_cues(labels, foreground), NETWORK_WEIGHTS)
             prediction = Prediction(labels, foreground, scores, classes, cues=cues)
         else:
-            params = InstanceParams.from_json({**self.card.get("postprocess", {}), **(options.postprocess or {})})
+            params = self._params(options)
             distance = maps[self.classes] if self.distance_head else None
             labels = instances_from_outputs(probabilities, distance, params)
             flipped = None
             if options.score_flip:  # the same image mirrored left-right, segmented on its own
                 flip_start = time.perf_counter()
-                flip_maps = self.dense_maps(np.ascontiguousarray(planes[:, :, ::-1]), options, None, cancelled)
+                flip_maps = self.scaled_maps(np.ascontiguousarray(planes[:, :, ::-1]), options, None, cancelled)
                 flipped = instances_from_outputs(
                     flip_maps[: self.classes], flip_maps[self.classes] if self.distance_head else None,
                     params)[:, ::-1]

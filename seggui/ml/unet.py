@@ -77,3 +77,20 @@ class UNet(nn.Module):
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def widen_input(state: dict, in_channels: int) -> dict:
+    """A one-channel U-Net's weights for `in_channels` inputs, computing exactly the same.
+
+    A one-channel model sees the mean of a colour image's planes; spreading its first
+    filters evenly over the new planes (w / n each) gives the same output for every image,
+    so fine-tuning starts from the base and learns from there what colour adds."""
+    key = "down.0.0.weight"
+    weight = state[key]
+    if weight.shape[1] == in_channels:
+        return state
+    if weight.shape[1] != 1:
+        raise ValueError(f"only a one-channel model can be widened, this one takes {weight.shape[1]}")
+    widened = dict(state)
+    widened[key] = weight.repeat(1, in_channels, 1, 1) / in_channels
+    return widened

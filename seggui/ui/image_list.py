@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from seggui.core.training_set import verified_ids
 from seggui.core.document import Document, ImageEntry
 from seggui.core.project import count_instances
 
@@ -120,6 +121,7 @@ class ImageListModel(QAbstractTableModel):
                 continue  # removed, or released from memory (then saved and counted)
             labels = entry.label_layers
             count = count_instances(labels[0].data) if labels else 0
+            entry.verified_count = len(verified_ids(labels[0].instance_info)) if labels else 0
             if count != entry.instance_count:
                 entry.instance_count = count
                 self.refresh_entry(entry)

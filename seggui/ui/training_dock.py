@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from seggui.core.training_set import TrainingMaterial, training_material
 from seggui.core import records
 from seggui.jobs.training_process import TrainingProcess, train_arguments
 from seggui.ui import model_catalogue as catalogue
@@ -140,17 +141,24 @@ class TrainingDock(QWidget):
     def is_running(self) -> bool:
         return self.process is not None and self.process.outcome is None
 
-    def reviewed_count(self) -> int:
+    def material(self) -> TrainingMaterial:
+        """Reviewed images and verified cells a run would learn from (seggui.core.training_set)."""
         document = self.window.document
-        return 0 if document is None else sum(1 for e in document.images if e.status == "reviewed")
+        return training_material(document.images if document is not None else [])
+
+    def reviewed_count(self) -> int:
+        return self.material().reviewed_images
 
     def _on_document_changed(self, document) -> None:
+        # Any edit may verify a cell (review queue) or change one: the count follows.
         if self._document is not None:
-            for signal in (self._document.status_changed, self._document.image_added, self._document.image_removed):
+            for signal in (self._document.status_changed, self._document.image_added, self._document.image_removed,
+                           self._document.undo_stack.edited):
                 signal.disconnect(self._on_images_changed)
         self._document = document
         if document is not None:
-            for signal in (document.status_changed, document.image_added, document.image_removed):
+            for signal in (document.status_changed, document.image_added, document.image_removed,
+                           document.undo_stack.edited):
                 signal.connect(self._on_images_changed)
         if self.is_running:  # its project was closed: the run cannot become one of its versions
             self.cancel()
@@ -181,15 +189,16 @@ class TrainingDock(QWidget):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        count = self.reviewed_count()
+        material = self.material()
         running = self.is_running
         if self.project is None:
             reason = "Open a project to train on its images."
-        elif count == 0:
-            reason = "No reviewed images yet: correct an image's labels, then mark it reviewed."
+        elif material.empty:
+            reason = ("No reviewed images or verified cells yet: correct an image's labels and mark it "
+                      "reviewed, or verify cells in the Review queue (V).")
         else:
             reason = ""
-        self.images_label.setText(reason or f"All reviewed images ({count})")
+        self.images_label.setText(reason or material.describe())
         self.start_button.setEnabled(not running and not reason)
         self.start_button.setToolTip(reason or "Save the project and train in the background")
         self.cancel_button.setEnabled(running)
@@ -200,7 +209,7 @@ class TrainingDock(QWidget):
     def start(self) -> bool:
         """Save the project, then start the training process; returns whether it started."""
         project = self.project
-        if self.is_running or project is None or self.reviewed_count() == 0:
+        if self.is_running or project is None or self.material().empty:
             return False
         # The child reads reviewed images and masks from disk: they must be saved first.
         autosave = getattr(self.window, "autosave", None)

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from seggui.core.training_set import TrainingMaterial
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from seggui.core import records, validation_set
@@ -164,7 +166,7 @@ NOT_MEASURED = {"measured": False, "base": None, "trained": None, "reason": "no 
 def finish_fake_run(window, qtbot, monkeypatch, validation: dict) -> tuple[str, str]:
     monkeypatch.setattr(FakeTrainingProcess, "validation", validation)
     monkeypatch.setattr(training_dock_module, "TrainingProcess", FakeTrainingProcess)
-    monkeypatch.setattr(window.dock, "reviewed_count", lambda: 1)
+    monkeypatch.setattr(window.dock, "material", lambda: TrainingMaterial(1, 0, 0))
     qtbot.wait(1100)  # run folders are named to the second
     with qtbot.waitSignal(window.dock.job_finished, timeout=10_000) as finished:
         assert window.dock.start()

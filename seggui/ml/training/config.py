@@ -9,7 +9,7 @@ from pathlib import Path
 @dataclass
 class TrainConfig:
     out: Path
-    images: Path | None = None
+    images: Path | list[Path] | None = None  # several DSB2018-layout folders train together
     masks: Path | None = None
     project: Path | None = None
     base: str | None = None  # model name or folder to fine-tune; None trains from scratch
@@ -22,7 +22,7 @@ class TrainConfig:
     # Architecture of a model trained from scratch (ignored when fine-tuning a base).
     width: int = 16
     depth: int = 4
-    channels: int = 1
+    channels: int | None = None  # from scratch: 1; with a base: the base's, or widened to this
     distance_head: bool = True
     # Optimisation
     batch_size: int = 8
@@ -40,6 +40,8 @@ class TrainConfig:
     holdout_hash_percent: float = 0.0
     threads: int | None = None
     tune_thresholds: bool = True
+    # Resize factor of the images before the network; None measures the cells (seggui.ml.scale).
+    input_scale: float | None = None
     name: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -48,4 +50,6 @@ class TrainConfig:
         for key, value in data.items():
             if isinstance(value, Path):
                 data[key] = str(value)
+            elif isinstance(value, (list, tuple)) and value and isinstance(value[0], Path):
+                data[key] = [str(v) for v in value]
         return data

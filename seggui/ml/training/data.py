@@ -17,6 +17,7 @@ import torch
 from seggui.core.errors import ImageReadError, TrainingError
 from seggui.core.imageio import is_image_file, read_image
 from seggui.ml.normalize import normalize_image
+from seggui.ml.scale import resize_image, resize_labels
 from seggui.ml.targets import IGNORE, distance_target, three_class_target
 
 
@@ -26,6 +27,9 @@ class Pair:
     image_path: Path
     mask_paths: list[Path]  # one label image, or DSB's one binary PNG per instance
     ignore_ids: tuple[int, ...] = ()  # instance ids that are ignore regions, not cells
+    # None: every pixel's label is known. Otherwise only these cells are (a person verified
+    # them, the rest of the image may be a model's unchecked proposal): see unknown_pixels.
+    verified_ids: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -58,8 +62,24 @@ def is_dsb_layout(folder: Path) -> bool:
     return False
 
 
-def find_pairs(images: Path, masks: Path | None) -> list[Pair]:
-    """Image/mask pairs from `images` and `masks` folders matched by stem, or a DSB folder."""
+def find_pairs(images: Path | list[Path], masks: Path | None) -> list[Pair]:
+    """Image/mask pairs from `images` and `masks` folders matched by stem, or DSB folders.
+
+    Several DSB2018-layout folders (a list) train together, e.g. dsb2018 and dsb2018-extra;
+    a stem found in two of them is an error, not a silent duplicate."""
+    if isinstance(images, (list, tuple)):
+        if len(images) == 1:
+            return find_pairs(images[0], masks)
+        if masks is not None:
+            raise TrainingError("several --images folders work only in DSB2018 layout, without --masks")
+        pairs, seen = [], {}
+        for folder in images:
+            for pair in find_pairs(folder, None):
+                if pair.stem in seen:
+                    raise TrainingError(f"image {pair.stem} is in both {seen[pair.stem]} and {folder}", folder)
+                seen[pair.stem] = folder
+                pairs.append(pair)
+        return pairs
     images = Path(images)
     if not images.is_dir():
         raise TrainingError("image folder not found", images)
@@ -124,6 +144,24 @@ def read_labels(paths: list[Path]) -> np.ndarray:
     return labels
 
 
+def unknown_pixels(labels: np.ndarray, verified: tuple[int, ...]) -> np.ndarray:
+    """Where a partly verified image teaches nothing: everything but the verified cells and
+    a ring of background around them (about half a cell wide, so the network learns where a
+    cell ends) that no other, unchecked cell covers."""
+    from scipy import ndimage
+
+    from seggui.ml.scale import equivalent_diameters
+
+    known_cells = np.isin(labels, verified)
+    if not known_cells.any():
+        return np.ones(labels.shape, dtype=bool)
+    diameters = equivalent_diameters(np.where(known_cells, labels, 0))
+    ring = max(3, int(round(0.5 * float(np.median(diameters)))))
+    near = ndimage.distance_transform_edt(~known_cells) <= ring
+    known = known_cells | (near & (labels == 0))
+    return ~known
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -132,7 +170,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_sample(pair: Pair, channels: int, normalization: dict | None = None) -> Sample:
+def load_sample(pair: Pair, channels: int, normalization: dict | None = None, scale: float = 1.0) -> Sample:
+    """One training image and its targets; `scale` resizes both first (see seggui.ml.scale)
+    so the network learns cells at the size it will see them at inference."""
     normalization = normalization or {}
     try:
         raw = read_image(pair.image_path).array
@@ -144,6 +184,8 @@ def load_sample(pair: Pair, channels: int, normalization: dict | None = None) ->
             f"mask size {labels.shape} differs from image size {raw.shape[:2]}",
             pair.mask_paths[0],
         )
+    if scale != 1.0:
+        raw, labels = resize_image(raw, scale), resize_labels(labels, scale)
     image = normalize_image(
         raw,
         channels,
@@ -151,6 +193,9 @@ def load_sample(pair: Pair, channels: int, normalization: dict | None = None) ->
         normalization.get("high_percentile", 99.8),
     )
     ignore = np.isin(labels, pair.ignore_ids) if pair.ignore_ids else None
+    if pair.verified_ids is not None:
+        unknown = unknown_pixels(labels, pair.verified_ids)
+        ignore = unknown if ignore is None else ignore | unknown
     if ignore is not None:
         labels = np.where(ignore, 0, labels).astype(labels.dtype)
     classes = three_class_target(labels)
@@ -215,8 +260,12 @@ class CropDataset(torch.utils.data.Dataset):
     """`length` random augmented crops per epoch; crop i of epoch e is fixed by the seed,
     so runs are reproducible and a DistributedSampler can split the indices."""
 
-    def __init__(self, samples: list[Sample], crop_size: int, length: int, seed: int):
+    def __init__(self, samples: list[Sample], crop_size: int, length: int, seed: int,
+                 zoom: tuple[float, float] | None = None):
         self.samples = samples
+        # (low, high): each crop is rescaled by a log-uniform factor in this range, so the
+        # network copes with cells somewhat larger or smaller than those it was shown.
+        self.zoom = zoom
         self.crop_size = crop_size
         self.length = length
         self.seed = seed
@@ -235,15 +284,22 @@ class CropDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         sample = self.samples[int(rng.choice(len(self.samples), p=self.weights))]
         size = self.crop_size
-        image = _pad_to(sample.image, size, size)
-        classes = _pad_to(sample.classes, size, size)
-        distance = _pad_to(sample.distance, size, size)
-        top = int(rng.integers(0, image.shape[1] - size + 1))
-        left = int(rng.integers(0, image.shape[2] - size + 1))
-        window = (slice(top, top + size), slice(left, left + size))
+        factor = 1.0
+        if self.zoom is not None:
+            factor = float(np.exp(rng.uniform(np.log(self.zoom[0]), np.log(self.zoom[1]))))
+        window_size = max(8, int(round(size / factor)))
+        image = _pad_to(sample.image, window_size, window_size)
+        classes = _pad_to(sample.classes, window_size, window_size)
+        distance = _pad_to(sample.distance, window_size, window_size)
+        labels = _pad_to(sample.labels, window_size, window_size) if window_size != size else None
+        top = int(rng.integers(0, image.shape[1] - window_size + 1))
+        left = int(rng.integers(0, image.shape[2] - window_size + 1))
+        window = (slice(top, top + window_size), slice(left, left + window_size))
         image = image[(slice(None),) + window]
         classes = classes[window]
         distance = distance[window]
+        if labels is not None:
+            image, classes, distance = _zoomed(image, classes, distance, labels[window], size)
         turns = int(rng.integers(0, 4))
         image = np.rot90(image, turns, axes=(1, 2))
         classes = np.rot90(classes, turns)
@@ -261,3 +317,16 @@ class CropDataset(torch.utils.data.Dataset):
             torch.from_numpy(np.ascontiguousarray(classes).astype(np.int64)),
             torch.from_numpy(np.ascontiguousarray(distance, dtype=np.float32)),
         )
+
+
+def _zoomed(image, classes, distance, labels, size: int):
+    """A crop resized to `size`: image and distance smoothly, the classes rebuilt from the
+    resized instance labels so boundaries stay one pixel wide at the new scale."""
+    image = resize_image(np.moveaxis(image, 0, -1), size / image.shape[1], (size, size))
+    image = np.moveaxis(image, -1, 0) if image.ndim == 3 else image[None]
+    distance = resize_image(distance, size / distance.shape[0], (size, size))
+    labels = resize_labels(labels, size / labels.shape[0], (size, size))
+    ignored = resize_labels((classes == IGNORE).astype(np.uint8), size / classes.shape[0], (size, size)) > 0
+    classes = three_class_target(labels)
+    classes[ignored] = IGNORE
+    return image, classes, distance

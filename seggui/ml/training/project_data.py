@@ -1,5 +1,6 @@
-"""Training pairs from a seggui project: its reviewed images and their saved labels, split
-into training and the project's fixed validation set (seggui.core.validation_set)."""
+"""Training pairs from a seggui project: its reviewed images and their saved labels, and the
+verified cells of other images, split into training and the project's fixed validation set
+(seggui.core.validation_set)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ class ProjectPairs:
 def project_pairs(folder: Path) -> ProjectPairs:
     split = project_split(folder)
     if not split.training and not split.validation:
-        raise TrainingError("the project has no reviewed images: mark corrected images reviewed first", folder)
+        raise TrainingError("the project has no reviewed images and no verified cells: mark corrected images "
+                            "reviewed, or verify cells in the Review queue, first", folder)
     if not split.training:
         raise TrainingError("every reviewed image is in the project's validation set: review more images", folder)
     seen: set[str] = set()
@@ -32,7 +34,8 @@ def project_pairs(folder: Path) -> ProjectPairs:
         while unique in seen:  # two images with the same file name from different folders
             unique, counter = f"{stem}-{counter}", counter + 1
         seen.add(unique)
-        return Pair(unique, sample.image_path, [sample.mask_path], ignore_ids=sample.ignore_ids)
+        return Pair(unique, sample.image_path, [sample.mask_path], ignore_ids=sample.ignore_ids,
+                    verified_ids=sample.verified_ids)
 
     training = [pair(s) for s in split.training]
     validation = [pair(s) for s in split.validation]

@@ -94,6 +94,55 @@ class Clock:
         return time.monotonic() - self.start
 
 
+def portable_path(value: str) -> str:
+    """A path as a card may keep it: relative to where the run started when inside it,
+    otherwise only its last part; a card never names another machine's folders."""
+    path = Path(value)
+    if not path.is_absolute():
+        return value
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
+
+
+def portable_command(command: str | None) -> str | None:
+    if not command:
+        return command
+    return " ".join(portable_path(part) if part.startswith("/") else part for part in command.split(" "))
+
+
+def portable_config(data: dict) -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, str) and value.startswith("/"):
+            value = portable_path(value)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = [portable_path(v) if v.startswith("/") else v for v in value]
+        elif isinstance(value, dict):
+            value = portable_config(value)
+        out[key] = value
+    return out
+
+
+def lineage(base_info, config: TrainConfig, elapsed: float, images: int) -> list[dict]:
+    """The base card's lineage (or, for an older card, its own run) followed by this run."""
+    runs = []
+    if base_info is not None:
+        base_training = base_info.card.get("training") or {}
+        earlier = base_training.get("lineage")
+        if isinstance(earlier, list) and all(isinstance(run, dict) for run in earlier):
+            runs = [dict(run) for run in earlier[:100]]
+        else:
+            duration = base_training.get("duration_s")
+            runs = [{"model": base_info.name, "command": portable_command(base_training.get("command")),
+                     "minutes": round(duration / 60, 1) if isinstance(duration, (int, float)) else None,
+                     "images": len(base_training.get("images") or [])}]
+    runs.append({"model": config.name or Path(config.out).name, "command": portable_command(config.extra.get("command")),
+                 "minutes": round(elapsed / 60, 1), "images": images})
+    return runs
+
+
 def build_card(config: TrainConfig, model: dict, normalization: dict, postprocess: dict | None, base_info,
                samples, train_samples, val_samples, history, best_epoch, elapsed, stopped, parameters, world,
                validation: dict) -> dict:
@@ -119,8 +168,8 @@ def build_card(config: TrainConfig, model: dict, normalization: dict, postproces
         "postprocess": postprocess,
         "base_model": None if base_info is None else {"name": base_info.name, "source": base_info.source},
         "training": {
-            "command": config.extra.get("command"),
-            "config": config.to_json(),
+            "command": portable_command(config.extra.get("command")),
+            "config": portable_config(config.to_json()),
             "images": [{"stem": s.stem, "sha256": s.sha256} for s in samples],
             "train_images": [s.stem for s in train_samples],
             "validation_images": [s.stem for s in val_samples],
@@ -128,6 +177,8 @@ def build_card(config: TrainConfig, model: dict, normalization: dict, postproces
             "best_epoch": best_epoch,
             "stopped": stopped,
             "duration_s": round(elapsed, 1),
+            # This run and every run its base came from: the minutes the weights hold in all.
+            "lineage": lineage(base_info, config, elapsed, len(samples)),
             "world_size": world,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },

@@ -26,13 +26,17 @@ from seggui.ml.training import distributed
 from seggui.ml.training.config import TrainConfig
 from seggui.ml.training.progress import report_epoch, resume_from, settle_checkpoint
 from seggui.ml.training.runs import (
-    CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, Clock, build_card, honest_validation, load_split,
+    CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, Clock, build_card, honest_validation, load_pairs, load_split,
 )
 from seggui.ml.training.validation import forward_whole, score_maps, split_outputs, tune_thresholds
-from seggui.ml.unet import UNet, parameter_count
+from seggui.ml.scale import DEFAULT_CELL_DIAMETER, SCALE_LIMITS, card_scale, input_scale_for, median_cell_diameter
+from seggui.ml.unet import UNet, parameter_count, widen_input
 
 CLASSES = 3
 DEFAULT_EPOCHS = 50
+# Training crops are rescaled by up to 4/3 either way: cells of one image vary in size, and a
+# person's cells are brought near the model's size only roughly (seggui.ml.scale).
+ZOOM_RANGE = (0.75, 4 / 3)
 
 Event = dict
 EventCallback = Callable[[Event], None]
@@ -100,6 +104,10 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         raise TrainingError("--epochs must be at least 1")
     if config.minutes is not None and config.minutes <= 0:
         raise TrainingError("--minutes must be positive")
+    if config.input_scale is not None and not (SCALE_LIMITS[0] <= config.input_scale <= SCALE_LIMITS[1]):
+        raise TrainingError(f"--input-scale must be from {SCALE_LIMITS[0]} to {SCALE_LIMITS[1]}")
+    if config.channels is not None and not 1 <= config.channels <= 16:
+        raise TrainingError("--channels must be from 1 to 16")
     device = pick_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -118,7 +126,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
 
     base_info, base_state = (None, None)
     architecture = {
-        "in_channels": config.channels,
+        "in_channels": config.channels or 1,
         "classes": CLASSES,
         "depth": config.depth,
         "width": config.width,
@@ -132,14 +140,19 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         normalization = dict(base_info.card.get("normalization", normalization))
         params = InstanceParams.from_json(base_info.card.get("postprocess"))
     distance_head = bool(architecture.get("distance_head", False))
+    scale = _training_scale(config, base_info)
 
     def load(pair):
-        sample = training_data.load_sample(pair, architecture["in_channels"], normalization)
+        sample = training_data.load_sample(pair, config.channels or architecture["in_channels"], normalization,
+                                           scale["input_scale"])
         sample.meta.clear()
         return sample
 
     split = load_split(config, load)
     samples, train_samples, val_samples = split.samples, split.training, split.validation
+    if base_info is None:  # from scratch: the model's cell size is that of its training cells
+        scale["cell_diameter"] = round(median_cell_diameter([s.labels for s in train_samples])
+                                       or DEFAULT_CELL_DIAMETER, 2)
 
     if base_state is not None:
         from seggui.ml.checked_build import build_checked
@@ -148,6 +161,14 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
             model = build_checked(lambda: UNet(**architecture), base_state, base_info.weights, "U-Net architecture")
         except ModelError as error:
             raise TrainingError(error.message, error.path) from None
+        if config.channels and config.channels != architecture["in_channels"]:
+            try:
+                widened = widen_input(model.state_dict(), config.channels)
+            except ValueError as error:
+                raise TrainingError(f"cannot train the base with {config.channels} input channels: {error}") from None
+            architecture["in_channels"] = config.channels
+            model = UNet(**architecture)
+            model.load_state_dict(widened)
     else:
         model = UNet(**architecture)
     model.to(device)
@@ -156,7 +177,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     multiple = model.size_multiple
     crops = config.crops_per_epoch or max(64, 8 * len(train_samples))
     crops = max(crops, config.batch_size * world)
-    dataset = training_data.CropDataset(train_samples, config.crop_size, crops, config.seed)
+    dataset = training_data.CropDataset(train_samples, config.crop_size, crops, config.seed, zoom=ZOOM_RANGE)
     sampler = distributed.sampler(dataset, world, rank)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, num_workers=0
@@ -295,6 +316,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     card = build_card(config, _unet_model(architecture), normalization, params.to_json(), base_info, samples,
                       train_samples, val_samples, history, best_epoch, clock.elapsed, stopped, parameter_count(model),
                       world, honest_validation(split, base_metrics, final_metrics))
+    card["scale"] = scale
     if rank == 0:
         from seggui.ml.cards import write_card
 
@@ -303,6 +325,28 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped, "checkpoint": kept_checkpoint,
           "val": final_metrics, "base_val": base_metrics, "duration_s": round(clock.elapsed, 1)})
     return card
+
+
+def _training_scale(config: TrainConfig, base_info) -> dict:
+    """The card's `scale`: a fine-tune measures the person's cells and resizes its images so
+    they reach the base model's cell size (seggui.ml.scale); from scratch, images stay as they are."""
+    if base_info is None:
+        return {"cell_diameter": DEFAULT_CELL_DIAMETER, "input_scale": 1.0}
+    model_diameter, _ = card_scale(base_info.card)
+    measured = None
+    if config.input_scale is not None:
+        factor = float(config.input_scale)
+    else:
+        label_images = []
+        for pair in load_pairs(config):
+            labels = training_data.read_labels(pair.mask_paths)
+            if pair.ignore_ids:
+                labels = np.where(np.isin(labels, pair.ignore_ids), 0, labels)
+            label_images.append(labels)
+        measured = median_cell_diameter(label_images)
+        factor = input_scale_for(model_diameter, measured)
+    return {"cell_diameter": model_diameter, "input_scale": factor,
+            "measured_cell_diameter": None if measured is None else round(measured, 2)}
 
 
 def _validate(model, samples, multiple, device, class_weights, distance_head, params):

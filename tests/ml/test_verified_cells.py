@@ -1,0 +1,112 @@
+"""Training on verified cells: a person verifies a few cells of an image that is not reviewed,
+and training learns from those cells (and the background around them) only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seggui.core.document import Document
+from seggui.core.layers import LabelLayer
+from seggui.core.project import Project
+from seggui.core.training_set import project_split, reviewed_samples, training_material, verified_ids
+from seggui.ml.targets import IGNORE
+from seggui.ml.training import TrainConfig, train
+from seggui.ml.training.data import Pair, load_sample, unknown_pixels
+
+
+def cells_image(shape=(64, 80), count=6, seed=0):
+    rng = np.random.default_rng(seed)
+    image = rng.normal(30, 4, shape).clip(0, 255)
+    labels = np.zeros(shape, np.uint16)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    for cell in range(1, count + 1):
+        cy, cx = 10 + (cell - 1) // 3 * 30, 12 + (cell - 1) % 3 * 26
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= 36
+        labels[disc] = cell
+        image[disc] = 200
+    return image.astype(np.uint8), labels
+
+
+def project_with_verified(tmp_path, reviewed: bool = False, verified=(1, 2)):
+    import cv2
+
+    (tmp_path / "images").mkdir()
+    image, labels = cells_image()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), image)
+    cv2.imwrite(str(tmp_path / "images" / "b.png"), image)
+    project = Project.create(tmp_path / "project")
+    document = Document()
+    project.add_images(document, [tmp_path / "images"])
+    for entry in document.images:
+        info = {cell: {"verified": True, "score": 0.9} for cell in verified} if entry.name == "a.png" else {}
+        info[3] = {"score": 0.2}
+        entry.set_layers([entry.layers[0], LabelLayer(labels.copy(), "labels", instance_info=info)])
+        document.set_status(entry, "reviewed" if reviewed else "predicted")
+    project.save(document)
+    project.close()
+    return tmp_path / "project", labels
+
+
+def test_verified_ids_reads_only_true_marks():
+    assert verified_ids({"3": {"verified": True}, 4: {"verified": False}, 5: {"score": 1}, "x": {"verified": True},
+                         6: "verified"}) == (3,)
+
+
+def test_unverified_images_bring_only_their_verified_cells(tmp_path):
+    folder, _ = project_with_verified(tmp_path)
+    samples = reviewed_samples(folder)
+    assert [(s.name, s.verified_ids) for s in samples] == [("a.png", (1, 2))]  # b.png: nothing verified
+    assert reviewed_samples(folder, with_verified_cells=False) == []
+    split = project_split(folder)
+    assert [s.name for s in split.training] == ["a.png"] and split.validation == []  # never validates
+
+
+def test_reviewed_images_stay_whole(tmp_path):
+    folder, _ = project_with_verified(tmp_path, reviewed=True)
+    assert all(s.verified_ids is None for s in reviewed_samples(folder))
+
+
+def test_only_verified_cells_and_a_ring_of_background_carry_loss(tmp_path):
+    folder, labels = project_with_verified(tmp_path)
+    [row] = reviewed_samples(folder)
+    sample = load_sample(Pair("a", row.image_path, [row.mask_path], row.ignore_ids, row.verified_ids), 1)
+    known = sample.classes != IGNORE
+    assert known[labels == 1].all() and known[labels == 2].all()
+    for cell in (3, 4, 5, 6):  # unchecked proposals: neither cell nor background
+        assert (sample.classes[labels == cell] == IGNORE).all() and not sample.labels[labels == cell].any()
+    assert sample.classes[10, 21] == 0  # background just outside cell 1 is learnt
+    assert sample.classes[60, 75] == IGNORE  # far from any verified cell: unknown
+    assert set(np.unique(sample.labels)) == {0, 1, 2}
+
+
+def test_unknown_pixels_ring_never_claims_another_cell():
+    labels = np.zeros((30, 30), np.int32)
+    labels[5:15, 5:15] = 1
+    labels[5:15, 15:25] = 2  # touching, unchecked
+    unknown = unknown_pixels(labels, (1,))
+    assert not unknown[labels == 1].any() and unknown[labels == 2].all()
+    assert not unknown[16, 10] and unknown[29, 29]
+    assert unknown_pixels(labels, (7,)).all()  # a verified id no longer in the image: nothing known
+
+
+def test_material_counts_reviewed_images_and_verified_cells(tmp_path):
+    folder, _ = project_with_verified(tmp_path)
+    project, document = Project.open(folder)
+    try:
+        material = training_material(document.images)
+        assert (material.reviewed_images, material.verified_cells, material.partial_images) == (0, 2, 1)
+        assert material.describe() == "2 verified cells on 1 other image"
+        a = next(e for e in document.images if e.name == "a.png")
+        a.label_layers[0].instance_info[4] = {"verified": True}  # loaded: counted live
+        assert training_material(document.images).verified_cells == 3
+        document.set_status(a, "reviewed")
+        assert training_material(document.images).describe() == "All reviewed images (1)"
+    finally:
+        project.close()
+
+
+def test_training_runs_on_verified_cells_alone(tmp_path):
+    folder, _ = project_with_verified(tmp_path, verified=(1, 2, 4))
+    card = train(TrainConfig(out=tmp_path / "model", project=folder, epochs=1, crop_size=32, batch_size=2,
+                             crops_per_epoch=4, width=4, depth=2, threads=1))
+    assert card["training"]["train_images"] and (tmp_path / "model" / "weights.pt").is_file()
