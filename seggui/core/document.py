@@ -64,6 +64,7 @@ class ImageEntry:
     problem: str | None = None  # e.g. "image file changed since it was added"
     instance_count: int = 0  # cached for the image list; refreshed on save
     verified_count: int = 0  # cells of the first label layer marked verified (review queue)
+    doubt: float | None = None  # expected wrong cells at the last save (core.correction_order)
     _layers: list[Layer] | None = field(default=None, repr=False)
     _loader: Callable[["ImageEntry"], list[Layer]] | None = field(default=None, repr=False)
 

@@ -30,6 +30,7 @@ from seggui.core.imageio import read_image
 from seggui.core.label_codec import encode_label_image, read_label_image
 from seggui.core.layers import ImageLayer, LabelLayer
 from seggui.core import project_lock
+from seggui.core.correction_order import expected_errors
 from seggui.core.training_set import verified_ids
 from seggui.core.project_files import MASKS_FOLDER, check_mask_file, mask_path, masks_folder
 from seggui.core.recovery import RecoveryReport, pending_journal_bytes, recovery_report
@@ -159,6 +160,7 @@ class Project:
                         counted.add(entry.id)  # the first label layer, as training reads it
                         info = (cat.loads(row["instances"], {}) or {}).get("info", {})
                         entry.verified_count = len(verified_ids(info))
+                        entry.doubt = expected_errors(info)
             for position, entry in enumerate(document.images):
                 project._saved_rows[entry.id] = project._image_row(entry, position)
             if not read_only:

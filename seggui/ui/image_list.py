@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from seggui.core.correction_order import entry_doubt, expected_errors, next_to_correct
 from seggui.core.training_set import verified_ids
 from seggui.core.document import Document, ImageEntry
 from seggui.core.project import count_instances
@@ -64,9 +65,9 @@ def status_icon(color: QColor, size: int = 12) -> QIcon:
 
 
 class ImageListModel(QAbstractTableModel):
-    """Columns: name (with a status dot), status, instances."""
+    """Columns: name (with a status dot), status, instances, expected wrong cells."""
 
-    HEADERS = ("Image", "Status", "Cells")
+    HEADERS = ("Image", "Status", "Cells", "Doubt")
 
     RECOUNT_DELAY_MS = 300  # a burst of strokes or Ctrl+Z presses is counted once
 
@@ -122,6 +123,10 @@ class ImageListModel(QAbstractTableModel):
             labels = entry.label_layers
             count = count_instances(labels[0].data) if labels else 0
             entry.verified_count = len(verified_ids(labels[0].instance_info)) if labels else 0
+            doubt = expected_errors(labels[0].instance_info) if labels else None
+            if doubt != entry.doubt:
+                entry.doubt = doubt
+                self.refresh_entry(entry)
             if count != entry.instance_count:
                 entry.instance_count = count
                 self.refresh_entry(entry)
@@ -175,18 +180,25 @@ class ImageListModel(QAbstractTableModel):
                 return entry.name
             if column == 1:
                 return STATUS_TEXT.get(entry.status, entry.status)
+            if column == 3:
+                doubt = entry_doubt(entry)
+                return "" if doubt is None or entry.status == "reviewed" else f"{doubt:.1f}"
             return str(entry.instance_count) if entry.instance_count else ""
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self._problem_icon if entry.problem else self._icons.get(entry.status)
         if role == Qt.ItemDataRole.ForegroundRole and column == 1:
             return STATUS_COLORS.get(entry.status)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [entry.name, f"status: {entry.status}"]
             if entry.status_model:
                 lines.append(f"model: {entry.status_model}")
             lines.append(f"{entry.instance_count} instances")
+            doubt = entry_doubt(entry)
+            if doubt is not None:
+                lines.append(f"expected wrong cells: {doubt:.1f} (from the model's confidence in the cells "
+                             "nobody has verified)")
             lines.append(f"{entry.source.width} x {entry.source.height}, {entry.source.path}")
             if entry.problem:
                 lines.append(f"problem: {entry.problem}")
@@ -194,10 +206,33 @@ class ImageListModel(QAbstractTableModel):
         return None
 
 
+# The list's order, and the order N (next image to correct) follows.
+ORDERS = ("Project order", "Most doubtful first")
+
+
 class StatusFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.statuses: tuple[str, ...] = FILTERS["All images"]
+        self.by_doubt = False
+
+    def set_by_doubt(self, on: bool) -> None:
+        self.by_doubt = on
+        self.invalidate()
+        self.sort(0 if on else -1)
+
+    def lessThan(self, left, right) -> bool:
+        if not self.by_doubt:
+            return left.row() < right.row()
+        return self._key(left.row()) < self._key(right.row())
+
+    def _key(self, row: int):
+        """core.correction_order's order: scored unreviewed by doubt, unscored, reviewed."""
+        entry = self.sourceModel().entry_at(row)
+        if entry is None or entry.status == "reviewed":
+            return (2, 0.0, row)
+        doubt = entry_doubt(entry)
+        return (1, 0.0, row) if doubt is None else (0, -doubt, row)
 
     def set_statuses(self, statuses: tuple[str, ...]) -> None:
         self.beginFilterChange()  # Qt 6.10+: replaces the deprecated invalidateRowsFilter
@@ -225,6 +260,11 @@ class ImageListPanel(QWidget):
         self.filter_box.addItems(list(FILTERS))
         self.filter_box.setToolTip("Show only images with this status")
         self.filter_box.currentTextChanged.connect(lambda text: self.proxy.set_statuses(FILTERS[text]))
+        self.order_box = QComboBox(self)
+        self.order_box.addItems(list(ORDERS))
+        self.order_box.setToolTip("Most doubtful first: unreviewed images with the most expected wrong cells (the "
+                                  "model's confidence in cells nobody verified) first; N follows this order")
+        self.order_box.currentIndexChanged.connect(lambda index: self.proxy.set_by_doubt(index == 1))
 
         self.view = QTreeView(self)
         self.view.setModel(self.proxy)
@@ -241,6 +281,7 @@ class ImageListPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
 
         self.summary = QLabel(self)
@@ -257,7 +298,10 @@ class ImageListPanel(QWidget):
         buttons.addWidget(self.next_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.filter_box)
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter_box, 1)
+        filters.addWidget(self.order_box, 1)
+        layout.addLayout(filters)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.summary)
         layout.addLayout(buttons)
@@ -327,10 +371,17 @@ class ImageListPanel(QWidget):
         return True
 
     def select_next_unreviewed(self) -> bool:
-        """Go to the next image (after the current one, wrapping) that is not reviewed yet."""
+        """Go to the next image that is not reviewed yet: after the current one in project
+        order (wrapping), or, with "Most doubtful first", the next in correction order."""
         document = self.model.document
         if document is None or not document.images:
             return False
+        if self.proxy.by_doubt:
+            entry = next_to_correct(document.images, self._current)
+            if entry is None or entry is self._current:
+                return False
+            self.set_current_image(entry)
+            return True
         start = document.index_of(self._current) + 1 if self._current in document.images else 0
         count = len(document.images)
         for offset in range(count):

@@ -105,3 +105,29 @@ def test_confirmation_for_one_image_names_it(window, tmp_path):
     entry = window.current_image()
     text = confirmation_text([entry])
     assert entry.name in text and "no labelled cells" in text and "not deleted" in text
+
+
+def test_most_doubtful_first_orders_the_list_and_n(window, tmp_path, qtbot):
+    from seggui.ui.image_list import ORDERS
+
+    window.files.set_autosave(False)
+    window.files.open_project(make_project(tmp_path))
+    first, second, third = window.document.images
+    for item, score in ((first, 0.9), (second, 0.1), (third, 0.5)):
+        layer = item.label_layers[0]
+        layer.data[1:4, 1:4] = 1
+        layer.instance_info[1] = {"score": score}
+    window.image_list.model.refresh_all()
+    panel = window.image_list
+    assert panel.model.data(panel.model.index(1, 3), Qt.ItemDataRole.DisplayRole) == "0.9"
+    panel.order_box.setCurrentText(ORDERS[1])
+    shown = [panel.proxy.index(row, 0).data(Qt.ItemDataRole.DisplayRole) for row in range(3)]
+    assert shown == [second.name, third.name, first.name]
+    window.image_list.set_current_image(second)
+    window.menu_actions.next_unreviewed.trigger()
+    assert window.current_image() is third
+    window.menu_actions.next_unreviewed.trigger()
+    assert window.current_image() is first
+    panel.order_box.setCurrentText(ORDERS[0])
+    shown = [panel.proxy.index(row, 0).data(Qt.ItemDataRole.DisplayRole) for row in range(3)]
+    assert shown == [first.name, second.name, third.name]
