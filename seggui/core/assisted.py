@@ -1,10 +1,12 @@
-"""Assisted edits: split a cell at clicked seeds, add a cell at a click. Qt-free, torch-free.
+"""Assisted edits: split a cell at clicked seeds, add a cell at a click or in a box.
+Qt-free, torch-free.
 
     split_instance_command(layer, instance_id, points)  # one undo step, not applied yet
     add_cell_mask(image, x, y, labels, probability=None)  # -> (rect, mask) or None
+    box_cell_mask(image, rect, labels, probability=None)  # -> (rect, mask) or None
 
-Both are used by the `split` and `add_cell` tools of `seggui.core.tools` and work on a
-window around the cell or the click, so their cost follows the cell, not the image.
+They are used by the `split`, `add_cell` and `box_cell` tools of `seggui.core.tools` and work
+on a window around the cell, the click or the box, so their cost follows the cell, not the image.
 """
 
 from __future__ import annotations
@@ -215,3 +217,83 @@ def add_cell_mask(image: np.ndarray, x: float, y: float, labels: np.ndarray,
     rows, cols = np.nonzero(mask)
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     return (y0 + r0, x0 + c0, y0 + r1, x0 + c1), mask[r0:r1, c0:c1]
+
+
+BOX_MARGIN = 8  # px of context around a box for GrabCut's background model
+
+
+def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
+                  probability: np.ndarray | None = None) -> tuple[Rect, np.ndarray] | None:
+    """The mask of the cell a person boxed: (rect, boolean mask over rect) or None.
+
+    With a model's foreground `probability`: the largest region inside the box at a relaxed
+    threshold (half the box's peak, at most 0.5). Otherwise (or where the map holds nothing
+    there) OpenCV's GrabCut initialised with the box, falling back to Otsu's threshold of the
+    box when GrabCut finds nothing. Only unlabelled pixels are taken; holes are filled.
+    """
+    import cv2
+
+    height, width = labels.shape
+    y0, x0, y1, x1 = (max(0, int(rect[0])), max(0, int(rect[1])), min(height, int(rect[2])), min(width, int(rect[3])))
+    if y1 - y0 < 3 or x1 - x0 < 3:
+        return None
+    free = labels[y0:y1, x0:x1] == 0
+    if free.sum() < MIN_CELL:
+        return None
+    grey_all = _grey(image)
+    if grey_all.shape != labels.shape:
+        raise ValueError(f"image shape {grey_all.shape} differs from label shape {labels.shape}")
+    mask = None
+    if probability is not None:
+        window = np.asarray(probability, dtype=np.float32)[y0:y1, x0:x1]
+        peak = float(window.max()) if window.size else 0.0
+        if peak >= 0.1:
+            mask = _largest((window >= min(0.5, 0.5 * peak)) & free)
+    if mask is None or mask.sum() < MIN_CELL:
+        # GrabCut sees the box plus a margin: the margin and the box's frame teach it the background.
+        gy0, gx0 = max(0, y0 - BOX_MARGIN), max(0, x0 - BOX_MARGIN)
+        gy1, gx1 = min(height, y1 + BOX_MARGIN), min(width, x1 + BOX_MARGIN)
+        grey = grey_all[gy0:gy1, gx0:gx1]
+        low, high = np.percentile(grey, [1, 99])
+        scaled = np.clip((grey - low) / max(1e-6, high - low) * 255, 0, 255).astype(np.uint8)
+        colour = cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR)
+        cut = np.zeros(grey.shape, np.uint8)
+        background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        box = (x0 - gx0, y0 - gy0, x1 - x0, y1 - y0)
+        try:
+            cv2.grabCut(colour, cut, box, background, foreground, 3, cv2.GC_INIT_WITH_RECT)
+            found = np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD))[y0 - gy0 : y1 - gy0, x0 - gx0 : x1 - gx0]
+            mask = _largest(found & free)
+        except cv2.error:
+            mask = None
+        if mask is None or mask.sum() < MIN_CELL or mask.mean() > 0.97:
+            mask = _otsu_in_box(grey_all[y0:y1, x0:x1], free)
+    if mask is None or mask.sum() < MIN_CELL:
+        return None
+    mask = ndimage.binary_fill_holes(mask) & free
+    rows, cols = np.nonzero(mask)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    return (y0 + r0, x0 + c0, y0 + r1, x0 + c1), mask[r0:r1, c0:c1]
+
+
+def _largest(mask: np.ndarray) -> np.ndarray | None:
+    components, count = ndimage.label(mask)
+    if count == 0:
+        return None
+    sizes = np.bincount(components.ravel())
+    sizes[0] = 0
+    return components == int(np.argmax(sizes))
+
+
+def _otsu_in_box(grey: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+    """The brighter or darker class of the box, whichever is rarer at its frame (the cell is
+    in the middle, the frame is mostly background)."""
+    values = grey[free]
+    if values.size < 2 * MIN_CELL or float(values.max() - values.min()) <= 0:
+        return None
+    smooth = ndimage.gaussian_filter(grey, 1.0)
+    bright = smooth > threshold_otsu(smooth[free])
+    frame = np.ones(grey.shape, bool)
+    frame[1:-1, 1:-1] = False
+    cell = bright if bright[frame].mean() < 0.5 else ~bright
+    return _largest(ndimage.binary_opening(cell & free, iterations=1))

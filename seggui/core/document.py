@@ -18,6 +18,7 @@ from psygnal import Signal
 
 from seggui.core.annotation import ImageAnnotation, LabelClass
 from seggui.core.layers import ImageLayer, LabelLayer
+from seggui.core.model_maps import ModelMaps
 from seggui.core.history import PROJECT_HISTORY, ImageHistories
 from seggui.core.undo import DEFAULT_UNDO_BUDGET_BYTES, CallbackCommand
 
@@ -130,6 +131,8 @@ class Document:
         self.undo_stack.changed.connect(self._on_history_changed)
         self._structure_dirty = False  # changes outside the undo stack (imports, new images)
         self._was_dirty = False
+        # Foreground probability of recently pre-segmented images (not saved): click-to-add.
+        self.model_maps = ModelMaps()
 
     # -- dirty state ------------------------------------------------------------------
     @property

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 from psygnal import Signal
 
-from seggui.core.assisted import add_cell_mask, split_instance_command
+from seggui.core.assisted import box_cell_mask, add_cell_mask, split_instance_command
 from seggui.core.document import Document
 from seggui.core.instance_edits import (  # noqa: F401 - re-exported for callers of the tools
     CompositeCommand,
@@ -36,7 +36,7 @@ from seggui.core.paint import StrokeRecorder, fill_command, polygon_mask
 from seggui.core.undo import Command
 
 TOOLS = ("brush", "eraser", "fill", "polygon", "pick", "delete", "merge", "erase_region", "set_class",
-         "split", "add_cell")
+         "split", "add_cell", "box_cell")
 
 
 class Modifiers(IntFlag):
@@ -478,14 +478,21 @@ class AddCellTool(Tool):
         if image is None:
             self.controller.message.emit("Add cell: no image to segment")
             return None
-        source = self.controller.probability_source
-        probability = source() if source is not None else None
-        if probability is not None and probability.shape != self.layer.shape:
-            probability = None
-        hit = add_cell_mask(image, x, y, self.layer.data, probability)
+        hit = add_cell_mask(image, x, y, self.layer.data, self._probability())
         if hit is None:
             self.controller.message.emit("Add cell: found no cell at the click; paint it with the brush")
             return None
+        return self._add(hit, x, y)
+
+    def _probability(self) -> np.ndarray | None:
+        """The model's foreground map of this image, when it was pre-segmented lately."""
+        source = self.controller.probability_source
+        probability = source() if source is not None else None
+        if probability is not None and probability.shape != self.layer.shape:
+            return None
+        return probability
+
+    def _add(self, hit, x: float, y: float) -> Rect | None:
         rect, mask = hit
         value = self.controller.choose_label(x, y, new=True)
         command = region_fill_command(self.layer, rect, mask, value, only_background=True,
@@ -501,9 +508,61 @@ class AddCellTool(Tool):
         return self.controller.push(command)
 
 
+class BoxCellTool(AddCellTool):
+    """Drag a box around a cell the model missed: the cell inside it is added (from the
+    model's map when there is one, else GrabCut on the image)."""
+
+    name = "box_cell"
+
+    def __init__(self, controller: "ToolController"):
+        super().__init__(controller)
+        self.points: list[tuple[float, float]] = []
+
+    def press(self, x, y, modifiers):
+        self.points = [(x, y), (x, y)]
+        self.controller.preview_changed.emit()
+        return None
+
+    def move(self, x, y):
+        if self.points:
+            self.points[-1] = (x, y)
+            self.controller.preview_changed.emit()
+        return None
+
+    def release(self, x, y):
+        if not self.points:
+            return None
+        (xa, ya), (xb, yb) = self.points[0], (x, y)
+        self.points = []
+        self.controller.preview_changed.emit()
+        rect = (int(np.floor(min(ya, yb))), int(np.floor(min(xa, xb))),
+                int(np.ceil(max(ya, yb))), int(np.ceil(max(xa, xb))))
+        return self.add_in_box(rect)
+
+    def add_in_box(self, rect: Rect) -> Rect | None:
+        """Add the cell inside `rect` (y0, x0, y1, x1) as one undo step."""
+        if rect[2] - rect[0] < 3 or rect[3] - rect[1] < 3:
+            self.controller.message.emit("Box cell: drag a box around the cell")
+            return None
+        image = self.controller.current_image()
+        if image is None:
+            self.controller.message.emit("Box cell: no image to segment")
+            return None
+        hit = box_cell_mask(image, rect, self.layer.data, self._probability())
+        if hit is None:
+            self.controller.message.emit("Box cell: found no cell in the box; paint it with the brush")
+            return None
+        centre_y, centre_x = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
+        return self._add(hit, centre_x, centre_y)
+
+    def cancel(self) -> None:
+        self.points = []
+        self.controller.preview_changed.emit()
+
+
 TOOL_CLASSES: dict[str, type[Tool]] = {
     cls.name: cls for cls in (BrushTool, EraserTool, FillTool, PolygonTool, PickTool, DeleteTool,
-                              MergeTool, EraseRegionTool, SetClassTool, SplitTool, AddCellTool)
+                              MergeTool, EraseRegionTool, SetClassTool, SplitTool, AddCellTool, BoxCellTool)
 }
 
 

@@ -40,6 +40,7 @@ class PredictionResult:
     # the same numbers `seggui predict --scores` writes.
     scores: dict[int, float] = field(default_factory=dict)
     image_score: float | None = None
+    probability: np.ndarray | None = None  # foreground probability, for click-to-add
 
 
 def predict_images(context: JobContext, model: str, tasks: list[PredictionTask], options=None,
@@ -83,7 +84,8 @@ def predict_images(context: JobContext, model: str, tasks: list[PredictionTask],
                                           error=f"{type(error).__name__}: {error}" if not str(error) else str(error))
             else:
                 result = PredictionResult(task.key, task.name, predictor.name, labels=prediction.labels,
-                                          scores=dict(prediction.scores or {}), image_score=prediction.image_score)
+                                          scores=dict(prediction.scores or {}), image_score=prediction.image_score,
+                                          probability=prediction.probability)
             result.seconds = outcome.seconds
             results.append(result)
             if deliver is not None:

@@ -26,6 +26,7 @@ TOOL_ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "set_class": ("Set class", ("C",), "Click an instance to give it the current class"),
     "split": ("Split cell", ("S",), "Click once in each part of a cell, then Enter: split along the neck"),
     "add_cell": ("Add cell at click", ("A",), "Click on background: add the cell found there"),
+    "box_cell": ("Box a cell", ("O",), "Drag a box around a missed cell: add the cell inside it"),
 }
 
 
@@ -195,7 +196,7 @@ class WindowActions:
         toolbar.addActions([self.open_project, self.save])
         toolbar.addSeparator()
         toolbar.addActions([self.tools[name] for name in ("brush", "eraser", "fill", "polygon", "pick",
-                                                          "delete", "merge", "split", "add_cell")])
+                                                          "delete", "merge", "split", "add_cell", "box_cell")])
         toolbar.addAction(self.only_background)
         toolbar.addSeparator()
         toolbar.addActions([self.toggle_reviewed, self.next_unreviewed])

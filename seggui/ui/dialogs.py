@@ -34,6 +34,7 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("Tools", "C", "Set class: click an instance to give it the current class"),
     ("Tools", "S", "Split cell: click once in each part, then Enter (one click: split at the neck)"),
     ("Tools", "A", "Add cell: click on background to add the cell found there"),
+    ("Tools", "O", "Box a cell: drag a box around a missed cell to add it"),
     ("Tools", "[ and ]", "Smaller / larger brush"),
     ("Tools", "Shift + brush stroke", "Start a new instance (next free label id)"),
     ("Tools", "Shift+N", "New instance: make the next free label id current"),

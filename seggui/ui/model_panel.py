@@ -486,6 +486,7 @@ class ModelPanel(QWidget):
         if result.error is not None:
             self._batch_failures.append(f"{result.name}: {result.error}")
             return
+        document.model_maps.put(entry.id, result.probability)  # click-to-add reads it
         if not self._batch:
             self._proposal = (entry.id, result.labels, self._job_model)
             self._proposal_scores = dict(result.scores)

@@ -361,3 +361,48 @@ def test_add_cell_without_an_image_says_so():
     controller.message.connect(messages.append)
     controller.press(10, 10)
     assert len(document.undo_stack) == 0 and messages
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum()) / max(1, int((a | b).sum()))
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_box_cell_finds_the_cell_in_a_drawn_box_in_one_undo_step(dark):
+    image, blob = blob_image()
+    if dark:  # a dark cell on a bright background (brightfield)
+        image = (255 - image).astype(np.uint8)
+    data = np.zeros((100, 120), np.uint16)
+    data[20:40, 20:40] = 1
+    document, layer, state, controller = make(data.copy(), tool="box_cell", class_id=2)
+    controller.image_source = lambda: image
+    controller.press(56, 46)
+    controller.move(70, 60)
+    assert controller.tool.points  # the box is previewed while dragging
+    controller.release(85, 75)
+    assert len(document.undo_stack) == 1
+    added = layer.data == 2
+    assert iou(added, blob) >= 0.8 and layer.class_of(2) == 2
+    assert np.array_equal(layer.data[20:40, 20:40], data[20:40, 20:40])
+    document.undo_stack.undo()
+    assert np.array_equal(layer.data, data)
+
+
+def test_box_cell_prefers_the_model_map_and_refuses_a_tiny_box():
+    from seggui.core.assisted import box_cell_mask
+
+    yy, xx = np.mgrid[:80, :80]
+    cell = (yy - 40) ** 2 + (xx - 40) ** 2 <= 8 ** 2
+    probability = np.where(cell, 0.3, 0.01).astype(np.float32)
+    labels = np.zeros((80, 80), np.uint16)
+    rect, mask = box_cell_mask(np.zeros((80, 80), np.uint8), (28, 28, 53, 53), labels, probability)
+    full = np.zeros((80, 80), bool)
+    full[rect[0]:rect[2], rect[1]:rect[3]] = mask
+    assert np.array_equal(full, cell)
+    document, layer, state, controller = make(tool="box_cell")
+    controller.image_source = lambda: np.zeros((64, 64), np.uint8)
+    messages = []
+    controller.message.connect(messages.append)
+    controller.press(10, 10)
+    controller.release(11, 11)
+    assert len(document.undo_stack) == 0 and "drag a box" in messages[-1]

@@ -116,6 +116,8 @@ def draw_tool_preview(painter: QPainter, canvas: "Canvas") -> None:
     elif tool.name == "split" and points:  # the seeds clicked so far
         for point in points:
             painter.drawEllipse(point, 4.0, 4.0)
+    elif tool.name == "box_cell" and points:
+        painter.drawRect(QRectF(points[0], points[-1]).normalized())
     elif tool.name == "erase_region" and points:
         if getattr(tool, "lasso", False):
             painter.drawPolygon(QPolygonF(points))

@@ -41,6 +41,8 @@ class Canvas(QWidget):
         self.tool_state = tool_state
         self.controller = ToolController(document, tool_state)
         self.controller.image_source = self._image_pixels  # for the add_cell tool
+        self.controller.probability_source = lambda: document.model_maps.get(
+            self._entry.id if self._entry is not None else None)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
