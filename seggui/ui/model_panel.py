@@ -25,7 +25,7 @@ from seggui.jobs.worker import Job
 from seggui.ml.inference import PredictOptions, default_threads
 from seggui.ml.postprocess import InstanceParams
 from seggui.ui import model_catalogue as catalogue
-from seggui.ui.model_proposal import FILL_EMPTY, MODES, REPLACE, accept_proposal, target_layer
+from seggui.core.proposals import MODES, REPLACE, accept_proposal, batch_may_change, batch_proposal, target_layer
 
 
 class ModelPanel(QWidget):
@@ -347,7 +347,7 @@ class ModelPanel(QWidget):
         from seggui.ui.dialogs import show_error
 
         try:
-            version = catalogue.import_model_folder(self.project, folder)
+            catalogue.import_model_folder(self.project, folder)
         except SegguiError as error:
             show_error(self, "Cannot add this model", error)
             return False
@@ -382,7 +382,7 @@ class ModelPanel(QWidget):
         document = self.window.document
         if document is None:
             return []
-        return [e for e in document.images if e.status == "new" and not e.problem]
+        return [e for e in document.images if batch_may_change(e)]
 
     def _holds_labels(self, entry) -> bool:
         if entry.loaded:
@@ -498,16 +498,9 @@ class ModelPanel(QWidget):
         try:
             preferred = self.window.current_layer() if entry is self.window.current_image() else None
             layer = target_layer(entry, preferred)
-            mode = self.mode_combo.currentData()
-            proposal = result.labels
-            # A batch never replaces labels that are already there, in any layer (imported cells
-            # often sit in a layer of their own): the proposal only fills pixels nobody labelled.
-            occupied = np.zeros(proposal.shape, bool)
-            for other in entry.label_layers:
-                occupied |= other.data > 0
-            if occupied.any():
-                mode = FILL_EMPTY
-                proposal = np.where(occupied, 0, proposal).astype(proposal.dtype)
+            mode, proposal = batch_proposal(entry, result.labels)
+            if mode == REPLACE:
+                mode = self.mode_combo.currentData()
             command = accept_proposal(document, entry, proposal, mode, self._job_model, layer,
                                       scores=result.scores)
             self._record_accepted(entry, command.layer)

@@ -1,7 +1,7 @@
 """The Review queue dock: the cells of the image on screen, least confident first.
 
 A model's confidence in each accepted cell is kept in the label layer's
-`instance_info[id]["score"]` (seggui.ui.model_proposal). This dock lists the layer's cells by
+`instance_info[id]["score"]` (seggui.core.proposals). This dock lists the layer's cells by
 that score (cells without one last, by id) with their area and a "verified" mark, and gives
 keys to walk them: next doubtful cell (centred and zoomed on the canvas), mark it verified
 (`instance_info[id]["verified"]`, one undo step, saved with the layer), delete it (one undo

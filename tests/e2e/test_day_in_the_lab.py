@@ -24,7 +24,7 @@ from seggui.app import create_main_window
 from seggui.formats import import_annotations
 from seggui.sample_project import build_sample_project
 from seggui.ui import exchange_dialogs
-from seggui.ui.model_proposal import REPLACE
+from seggui.core.proposals import REPLACE
 from test_full_loop import (PREDICT_TIMEOUT_MS, choose_format, drag, entry_named, merged_layers,
                             run_dialog_job, same_partition, select_model, show_image)
 

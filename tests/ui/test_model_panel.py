@@ -15,7 +15,7 @@ from seggui.core.paint import change_command
 from seggui.core.project import Project
 from seggui.ui.main_window import MainWindow
 from seggui.ui.model_docks import install_model_docks
-from seggui.ui.model_proposal import FILL_EMPTY, REPLACE
+from seggui.core.proposals import FILL_EMPTY, REPLACE
 
 
 def disks(seed: int, shape=(64, 80)) -> np.ndarray:

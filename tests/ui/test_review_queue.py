@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, Qt
 from seggui.core.project import Project
 from seggui.ui.main_window import MainWindow
 from seggui.ui.model_docks import install_model_docks
-from seggui.ui.model_proposal import FILL_EMPTY, REPLACE, accept_proposal, merged_info
+from seggui.core.proposals import FILL_EMPTY, REPLACE, accept_proposal, merged_info
 from test_model_panel import make_project  # the same test images as the Model panel's
 
 

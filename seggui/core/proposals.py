@@ -123,3 +123,21 @@ def accept_proposal(document: Document, entry: ImageEntry, proposal: np.ndarray,
     command = AcceptProposalCommand(document, entry, layer, proposal, mode, model, scores)
     document.undo_stack.push(command, execute=True)
     return command
+
+
+def batch_proposal(entry: ImageEntry, proposal: np.ndarray) -> tuple[str, np.ndarray]:
+    """(mode, proposal) a batch pre-segmentation may apply to `entry`: it never replaces
+    labels that are already there, in any layer (imported cells often sit in a layer of
+    their own), so where anything is labelled the proposal only fills unlabelled pixels."""
+    occupied = np.zeros(proposal.shape, bool)
+    for other in entry.label_layers:
+        occupied |= other.data > 0
+    if not occupied.any():
+        return REPLACE, proposal
+    return FILL_EMPTY, np.where(occupied, 0, proposal).astype(proposal.dtype)
+
+
+def batch_may_change(entry: ImageEntry) -> bool:
+    """Only images still `new` are pre-segmented by a batch: a person's edits, an accepted
+    proposal and a review are never overwritten (seggui.core.document.STATUSES)."""
+    return entry.status == "new" and not entry.problem
