@@ -67,10 +67,7 @@ def config_from_args(args):
         validation_fraction=args.validation_fraction, holdout_hash_percent=args.holdout_hash_percent,
         threads=args.threads, name=args.name, input_scale=args.input_scale,
     )
-    if args.learning_rate is not None:
-        config.learning_rate = args.learning_rate
-    elif args.base:
-        config.learning_rate = 5e-4  # gentler when fine-tuning: keep what the base knows
+    config.learning_rate = args.learning_rate  # None: the recipe's (TrainConfig.with_recipe)
     config.extra["command"] = "seggui " + " ".join(sys.argv[1:]) if sys.argv else None
     return config
 

@@ -24,7 +24,7 @@ from seggui.core.export_selection import FIRST, MERGED, ExportChoice, layer_name
 from seggui.formats import FORMATS, export_annotations, import_annotations
 from seggui.jobs import Job, JobContext
 from seggui.ui.dialogs import JobProgressDialog, show_error
-from seggui.ui.exchange import apply_dataset, collect_dataset
+from seggui.core.project_exchange import apply_dataset, collect_dataset
 
 if TYPE_CHECKING:
     from seggui.ui.main_window import MainWindow

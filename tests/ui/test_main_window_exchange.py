@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtWidgets import QDialog
 
 from seggui.ui import exchange_dialogs
-from seggui.ui.exchange import apply_dataset, collect_dataset
+from seggui.core.project_exchange import apply_dataset, collect_dataset
 from seggui.ui.main_window import MainWindow
 from test_main_window import dialogs, make_project, paint  # noqa: F401  (fixtures and helpers)
 

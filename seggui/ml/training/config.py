@@ -6,6 +6,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
+# The recipe `seggui train`, the Training dock and seggui.api.train share (benchmarks/finetune.py
+# measures it): from scratch, and gentler when fine-tuning so the base's knowledge is kept.
+SCRATCH_LEARNING_RATE = 2e-3
+FINE_TUNE_LEARNING_RATE = 5e-4
+
+
 @dataclass
 class TrainConfig:
     out: Path
@@ -28,7 +34,7 @@ class TrainConfig:
     batch_size: int = 8
     crop_size: int = 256
     crops_per_epoch: int | None = None  # default: 8 per training image, at least 64
-    learning_rate: float = 2e-3
+    learning_rate: float | None = None  # None: the recipe's (SCRATCH_ or FINE_TUNE_LEARNING_RATE)
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.03
     boundary_weight: float = 3.0
@@ -44,6 +50,15 @@ class TrainConfig:
     input_scale: float | None = None
     name: str | None = None
     extra: dict = field(default_factory=dict)
+
+    def with_recipe(self) -> "TrainConfig":
+        """A copy with every option left to the recipe (None) filled in."""
+        from dataclasses import replace
+
+        rate = self.learning_rate
+        if rate is None:
+            rate = FINE_TUNE_LEARNING_RATE if self.base else SCRATCH_LEARNING_RATE
+        return replace(self, learning_rate=rate, extra=dict(self.extra))
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -86,6 +86,7 @@ def _load_base(base: str, device):
 
 def train(config: TrainConfig, on_event: EventCallback | None = None, should_stop=None) -> dict:
     """Train or fine-tune; returns the final card. Raises TrainingError on unusable input."""
+    config = config.with_recipe()
     rank, world = distributed.setup()
     emit = (lambda event: on_event(event)) if (on_event and rank == 0) else (lambda event: None)
     try:
