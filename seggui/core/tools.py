@@ -453,7 +453,7 @@ class SplitTool(Tool):
         self.cancel()
         if not points:
             return None
-        command = split_instance_command(self.layer, instance_id, points)
+        command = split_instance_command(self.layer, instance_id, points, image=self.controller.current_image())
         if command is None:
             self.controller.message.emit("Split: nothing to split (click once in each part, then Enter)")
             return None
