@@ -1,4 +1,5 @@
-"""The training loop behind `seggui train` and the GUI's fine-tuning.
+"""Training behind `seggui train`, the GUI's fine-tuning and seggui.api.train: the U-Net's
+parts for the one loop (seggui.ml.training.loop), and the dispatch to torchvision's.
 
 `train(config, on_event)` reports progress as plain dict events (start, epoch, checkpoint,
 done, error) so the CLI can print JSON lines and the GUI can read them from a child
@@ -8,8 +9,6 @@ files and reports events.
 
 from __future__ import annotations
 
-import math
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -20,20 +19,20 @@ from torch.nn import functional as F
 from seggui.core.errors import ModelError, TrainingError
 from seggui.ml.postprocess import InstanceParams
 from seggui.ml.targets import IGNORE
-from seggui.ml.safe_load import atomic_save, load_weights
+from seggui.ml.safe_load import load_weights
 from seggui.ml.training import data as training_data
 from seggui.ml.training import distributed
 from seggui.ml.training.config import TrainConfig
-from seggui.ml.training.progress import report_epoch, resume_from, settle_checkpoint
+from seggui.ml.training.loop import NetworkParts, run_epochs
+from seggui.ml.training.progress import settle_checkpoint
 from seggui.ml.training.runs import (
-    CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, Clock, build_card, honest_validation, load_pairs, load_split,
+    CARD_NAME, CHECKPOINT_NAME, WEIGHTS_NAME, build_card, honest_validation, load_pairs, load_split,
 )
 from seggui.ml.training.validation import forward_whole, score_maps, split_outputs, tune_thresholds
 from seggui.ml.scale import DEFAULT_CELL_DIAMETER, SCALE_LIMITS, card_scale, input_scale_for, median_cell_diameter
 from seggui.ml.unet import UNet, parameter_count, widen_input
 
 CLASSES = 3
-DEFAULT_EPOCHS = 50
 # Training crops are rescaled by up to 4/3 either way: cells of one image vary in size, and a
 # person's cells are brought near the model's size only roughly (seggui.ml.scale).
 ZOOM_RANGE = (0.75, 4 / 3)
@@ -184,130 +183,22 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, num_workers=0
     )
     net = distributed.wrap(model, device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     class_weights = torch.tensor([1.0, 1.0, config.boundary_weight], device=device)
 
-    epochs_limit = config.epochs if config.epochs is not None else (None if config.minutes else DEFAULT_EPOCHS)
-    budget_s = config.minutes * 60 if config.minutes else None
-    steps_per_epoch = len(loader)
-    total_steps = epochs_limit * steps_per_epoch if epochs_limit else None
+    def step_loss(batch):
+        images, classes, distance = batch
+        images = images.to(device, non_blocking=True)
+        if device.type == "cpu":
+            images = images.contiguous(memory_format=torch.channels_last)
+        return segmentation_loss(net(images), classes.to(device), distance.to(device), class_weights, distance_head)
 
-    checkpoint_path = out / CHECKPOINT_NAME
-    start_epoch, step, best_ap, best_epoch, elapsed_before, history = resume_from(
-        checkpoint_path, config, device, model, optimizer, {"architecture": architecture})
-    out.mkdir(parents=True, exist_ok=True) if rank == 0 else None
+    def validate() -> dict:
+        return _validate(model, val_samples, multiple, device, class_weights, distance_head, params)[0]
 
-    # Base-vs-new comparison: the starting point scored on the same validation images.
-    base_metrics = None
-    if base_state is not None and start_epoch == 0:
-        base_metrics, _ = _validate(model, val_samples, multiple, device, class_weights, distance_head, params)
-    elif config.resume and history:
-        base_metrics = history[0].get("base_metrics")
-
-    clock = Clock(elapsed_before)
-    emit({
-        "event": "start",
-        "images": len(samples),
-        "train_images": len(train_samples),
-        "val_images": len(val_samples),
-        "validation_measured": split.measured,
-        "validation_note": split.note,
-        "epochs": epochs_limit,
-        "minutes": config.minutes,
-        "device": str(device),
-        "world_size": world,
-        "parameters": parameter_count(model),
-        "resumed_from_epoch": start_epoch if config.resume else None,
-        "out": str(out),
-    })
-
-    def progress() -> float:
-        parts = []
-        if total_steps:
-            parts.append(step / total_steps)
-        if budget_s:
-            parts.append(clock.elapsed / budget_s)
-        return min(1.0, max(parts) if parts else 0.0)
-
-    def learning_rate() -> float:
-        p = progress()
-        if p < config.warmup_fraction:
-            return config.learning_rate * max(0.05, p / config.warmup_fraction)
-        q = (p - config.warmup_fraction) / max(1e-9, 1 - config.warmup_fraction)
-        return config.learning_rate * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * q)))
-
-    stopped = None
-    epoch = start_epoch
-    while stopped is None:
-        if epochs_limit is not None and epoch >= epochs_limit:
-            break
-        epoch_start = time.monotonic()
-        dataset.set_epoch(epoch)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
-        net.train()
-        losses = []
-        for images, classes, distance in loader:
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate()
-            images = images.to(device, non_blocking=True)
-            if device.type == "cpu":
-                images = images.contiguous(memory_format=torch.channels_last)
-            classes, distance = classes.to(device), distance.to(device)
-            with torch.autocast(device.type, enabled=use_amp):
-                logits = net(images)
-            loss = segmentation_loss(logits, classes, distance, class_weights, distance_head)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1}; lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            losses.append(float(loss.detach()))
-            step += 1
-            local_stop = should_stop() or (budget_s is not None and clock.elapsed >= budget_s)
-            if distributed.any_rank(local_stop, device):
-                stopped = "signal" if should_stop() else "time budget"
-                break
-        if not losses:
-            break
-        epoch += 1
-        metrics, _ = _validate(model, val_samples, multiple, device, class_weights, distance_head, params)
-        record = {"epoch": epoch, "loss": float(np.mean(distributed.mean(losses, device))), **metrics,
-                  "lr": learning_rate(), "seconds": time.monotonic() - epoch_start}
-        if epoch == 1 and base_metrics is not None:
-            record["base_metrics"] = base_metrics
-        history.append(record)
-        # Ties on AP (common early on, or with few validation cells) go to the lower val loss.
-        best_loss = next((h["val_loss"] for h in history if h["epoch"] == best_epoch), float("inf"))
-        improved = metrics["val_ap50"] > best_ap or (
-            metrics["val_ap50"] == best_ap and (metrics["val_loss"] or 0.0) < (best_loss or 0.0))
-        if improved:
-            best_ap, best_epoch = metrics["val_ap50"], epoch
-            if rank == 0:
-                atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out / WEIGHTS_NAME)
-        if rank == 0:
-            atomic_save({
-                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch, "step": step, "best_ap": best_ap, "best_epoch": best_epoch,
-                "elapsed_s": clock.elapsed, "history": history, "architecture": architecture,
-                "torch_rng": torch.get_rng_state(),
-            }, checkpoint_path)
-        due = report_epoch(emit, record, epoch=epoch, start_epoch=start_epoch, epochs_limit=epochs_limit,
-                           elapsed=clock.elapsed, elapsed_before=elapsed_before, budget_s=budget_s,
-                           checkpoint_path=checkpoint_path, best_epoch=best_epoch, best_ap=best_ap,
-                           improved=improved, patience=config.patience)
-        if stopped is None and due:
-            stopped = "early stopping"
-
-    if rank == 0 and not (out / WEIGHTS_NAME).is_file():
-        raise TrainingError("training stopped before the first epoch finished; no weights written", out)
-    distributed.barrier()
+    parts = NetworkParts(model, loader, dataset, step_loss, validate, {"architecture": architecture},
+                         sampler=sampler, score_base=base_state is not None)
+    result = run_epochs(config, parts, split, emit, should_stop, device, rank, world)
+    best_epoch, stopped, base_metrics = result.best_epoch, result.stopped, result.base_metrics
     best_state = load_weights(out / WEIGHTS_NAME, device)
     model.load_state_dict(best_state)
     final_metrics, maps = _validate(model, val_samples, multiple, device, class_weights, distance_head, params)
@@ -315,16 +206,16 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         params, _ = tune_thresholds(maps, val_samples, params)
         final_metrics.update(score_maps(maps, val_samples, params))
     card = build_card(config, _unet_model(architecture), normalization, params.to_json(), base_info, samples,
-                      train_samples, val_samples, history, best_epoch, clock.elapsed, stopped, parameter_count(model),
-                      world, honest_validation(split, base_metrics, final_metrics))
+                      train_samples, val_samples, result.history, best_epoch, result.elapsed, stopped,
+                      parameter_count(model), world, honest_validation(split, base_metrics, final_metrics))
     card["scale"] = scale
     if rank == 0:
         from seggui.ml.cards import write_card
 
         write_card(card, out / CARD_NAME)
-    kept_checkpoint = settle_checkpoint(checkpoint_path, stopped, config.keep_checkpoint) if rank == 0 else None
+    kept_checkpoint = settle_checkpoint(out / CHECKPOINT_NAME, stopped, config.keep_checkpoint) if rank == 0 else None
     emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped, "checkpoint": kept_checkpoint,
-          "val": final_metrics, "base_val": base_metrics, "duration_s": round(clock.elapsed, 1)})
+          "val": final_metrics, "base_val": base_metrics, "duration_s": round(result.elapsed, 1)})
     return card
 
 
