@@ -358,10 +358,21 @@ class MergeTool(Tool):
         self.controller.preview_changed.emit()
 
 
-class EraseRegionTool(Tool):
-    """Drag a rectangle (or a lasso, or hold Alt) and clear every label inside it."""
+def dragged_rect(start: tuple[float, float], end: tuple[float, float], shape: tuple[int, int]) -> Rect:
+    """(y0, x0, y1, x1) of the pixels a drag from `start` to `end` (x, y) covers, clipped to the image."""
+    (xa, ya), (xb, yb) = start, end
+    height, width = shape
+    y0, y1 = max(int(np.floor(min(ya, yb))), 0), min(int(np.ceil(max(ya, yb))), height)
+    x0, x1 = max(int(np.floor(min(xa, xb))), 0), min(int(np.ceil(max(xa, xb))), width)
+    return y0, x0, y1, x1
 
-    name = "erase_region"
+
+class DragTool(Tool):
+    """A tool that acts on what a drag covers: a rectangle between press and release, or a
+    lasso (`lasso_allowed`: the state's region shape, or Alt held). Subclasses act in
+    `dragged(points)`; the corners (or lasso points) are previewed while dragging."""
+
+    lasso_allowed = False
 
     def __init__(self, controller: "ToolController"):
         super().__init__(controller)
@@ -369,7 +380,7 @@ class EraseRegionTool(Tool):
         self.lasso = False
 
     def press(self, x, y, modifiers):
-        self.lasso = self.state.region_shape == "lasso" or bool(modifiers & Modifiers.ALT)
+        self.lasso = self.lasso_allowed and (self.state.region_shape == "lasso" or bool(modifiers & Modifiers.ALT))
         self.points = [(x, y), (x, y)]
         self.controller.preview_changed.emit()
         return None
@@ -390,13 +401,27 @@ class EraseRegionTool(Tool):
         self.move(x, y)
         points, self.points = self.points, []
         self.controller.preview_changed.emit()
+        return self.dragged(points)
+
+    def dragged(self, points: list[tuple[float, float]]) -> Rect | None:
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        self.points = []
+        self.controller.preview_changed.emit()
+
+
+class EraseRegionTool(DragTool):
+    """Drag a rectangle (or a lasso, or hold Alt) and clear every label inside it."""
+
+    name = "erase_region"
+    lasso_allowed = True
+
+    def dragged(self, points):
         if self.lasso:
             hit = polygon_mask(np.asarray(points), self.layer.shape)
         else:
-            (xa, ya), (xb, yb) = points[0], points[-1]
-            height, width = self.layer.shape
-            y0, y1 = max(int(np.floor(min(ya, yb))), 0), min(int(np.ceil(max(ya, yb))), height)
-            x0, x1 = max(int(np.floor(min(xa, xb))), 0), min(int(np.ceil(max(xa, xb))), width)
+            y0, x0, y1, x1 = dragged_rect(points[0], points[-1], self.layer.shape)
             hit = ((y0, x0, y1, x1), np.ones((y1 - y0, x1 - x0), bool)) if y1 > y0 and x1 > x0 else None
         if hit is None:
             return None
@@ -404,10 +429,6 @@ class EraseRegionTool(Tool):
         command = region_fill_command(self.layer, hit[0], hit[1], 0, only_id=only_id,
                                       description="erase region")
         return None if command is None else self.controller.push(command)
-
-    def cancel(self) -> None:
-        self.points = []
-        self.controller.preview_changed.emit()
 
 
 class SetClassTool(Tool):
@@ -508,36 +529,14 @@ class AddCellTool(Tool):
         return self.controller.push(command)
 
 
-class BoxCellTool(AddCellTool):
+class BoxCellTool(DragTool, AddCellTool):
     """Drag a box around a cell the model missed: the cell inside it is added (from the
-    model's map when there is one, else GrabCut on the image)."""
+    model's map when there is one, else from the image inside and around the box)."""
 
     name = "box_cell"
 
-    def __init__(self, controller: "ToolController"):
-        super().__init__(controller)
-        self.points: list[tuple[float, float]] = []
-
-    def press(self, x, y, modifiers):
-        self.points = [(x, y), (x, y)]
-        self.controller.preview_changed.emit()
-        return None
-
-    def move(self, x, y):
-        if self.points:
-            self.points[-1] = (x, y)
-            self.controller.preview_changed.emit()
-        return None
-
-    def release(self, x, y):
-        if not self.points:
-            return None
-        (xa, ya), (xb, yb) = self.points[0], (x, y)
-        self.points = []
-        self.controller.preview_changed.emit()
-        rect = (int(np.floor(min(ya, yb))), int(np.floor(min(xa, xb))),
-                int(np.ceil(max(ya, yb))), int(np.ceil(max(xa, xb))))
-        return self.add_in_box(rect)
+    def dragged(self, points):
+        return self.add_in_box(dragged_rect(points[0], points[-1], self.layer.shape))
 
     def add_in_box(self, rect: Rect) -> Rect | None:
         """Add the cell inside `rect` (y0, x0, y1, x1) as one undo step."""
@@ -554,10 +553,6 @@ class BoxCellTool(AddCellTool):
             return None
         centre_y, centre_x = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
         return self._add(hit, centre_x, centre_y)
-
-    def cancel(self) -> None:
-        self.points = []
-        self.controller.preview_changed.emit()
 
 
 TOOL_CLASSES: dict[str, type[Tool]] = {
