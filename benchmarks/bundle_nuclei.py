@@ -1,7 +1,7 @@
 """Ship a trained nuclei U-Net: copy weights.pt and card.json from a `seggui train` output
 folder into seggui/resources/models/nuclei/, adding held-out DSB2018 accuracy per modality.
 
-    python benchmarks/bundle_nuclei.py /work/nuclei_run/model [--flips]
+    python benchmarks/bundle_nuclei.py TRAINED_FOLDER [--data DIR [DIR ...]]
 
 The card's measured accuracy always comes from images the training never saw (the 15 %
 hash split of seggui.ml.dsb), never from its validation images.
@@ -28,7 +28,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("trained", type=Path)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "cells" / "dsb2018")
+    cells = ROOT.parent / "shared" / "data" / "cells"
+    parser.add_argument("--data", type=Path, nargs="+", default=[cells / "dsb2018", cells / "dsb2018-extra"])
     args = parser.parse_args()
     card = read_card(args.trained / "card.json")
     TARGET.mkdir(parents=True, exist_ok=True)
@@ -38,13 +39,16 @@ def main() -> None:
     state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     torch.save(state, TARGET / "weights.pt")
     card["name"] = "nuclei"
+    colour = card["architecture"]["in_channels"] == 3
     card["description"] = (
-        "Small U-Net for nuclei (fluorescence, H&E/stained, brightfield), grey input; "
-        "background / interior / boundary classes plus distance to boundary, seeded watershed. "
+        "Small U-Net for nuclei (fluorescence, H&E/stained, brightfield), "
+        + ("colour input (grey images are repeated)" if colour else "grey input")
+        + "; background / interior / boundary classes plus distance to boundary, seeded watershed. "
         "Trained by seggui's own trainer on DSB2018 stage-1 images."
     )
     card["training_data"] = {
-        "dataset": "2018 Data Science Bowl stage 1 training set (subset in shared/data/cells/dsb2018)",
+        "dataset": "2018 Data Science Bowl stage 1 training set (the subsets in shared/data/cells: "
+                   + ", ".join(folder.name for folder in args.data) + ")",
         "source": "Broad Bioimage Benchmark Collection BBBC038 (https://bbbc.broadinstitute.org/BBBC038); "
                   "see there for terms of use and the citation (Caicedo et al., Nature Methods 2019)",
         "heldout": "images whose sha1(id) mod 10000 < 1500 (seggui.ml.dsb.HELDOUT_PERCENT), never trained on",
@@ -61,7 +65,8 @@ def main() -> None:
     card["heldout_accuracy"] = {
         "metric": "AP@0.5 = TP/(TP+FP+FN), one-to-one matching at IoU>0.5; 'mean_image_ap50' averages per "
                   "image (DSB style), 'ap50' pools counts over images",
-        "command": "python benchmarks/bundle_nuclei.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/bundle_nuclei.py " + " ".join(
+            Path(a).name if a.startswith("/") else a for a in sys.argv[1:]),
         **results,
     }
     write_card(card, TARGET / "card.json")

@@ -34,9 +34,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(SIGTERM) run always keeps it")
     advanced = parser.add_argument_group("advanced")
     advanced.add_argument("--batch-size", type=int, default=8)
-    advanced.add_argument("--crop-size", type=int, default=256)
+    advanced.add_argument("--crop-size", type=int,
+                          help="side of the training crops (default 256 from scratch, 160 when fine-tuning)")
     advanced.add_argument("--crops-per-epoch", type=int)
-    advanced.add_argument("--learning-rate", type=float)
+    advanced.add_argument("--learning-rate", type=float, help="default 0.002")
     advanced.add_argument("--width", type=int, default=16, help="U-Net first-level channels (from scratch)")
     advanced.add_argument("--depth", type=int, default=4, help="U-Net levels (from scratch)")
     advanced.add_argument("--channels", type=int,

@@ -98,14 +98,16 @@ class TrainingDock(QWidget):
         self.learning_rate_spin.setRange(0.0, 0.1)
         self.learning_rate_spin.setSingleStep(0.0001)
         self.learning_rate_spin.setSpecialValueText("automatic")
-        self.learning_rate_spin.setToolTip("automatic: 0.0005 when fine-tuning, 0.002 from scratch")
+        self.learning_rate_spin.setToolTip("automatic: 0.002 (the recipe of seggui train)")
         advanced_form.addRow("Learning rate", self.learning_rate_spin)
         self.crop_spin = QSpinBox(advanced_widget)
-        self.crop_spin.setRange(32, 1024)
+        self.crop_spin.setRange(0, 1024)
         self.crop_spin.setSingleStep(32)
-        self.crop_spin.setValue(256)
+        self.crop_spin.setValue(0)
+        self.crop_spin.setSpecialValueText("automatic")
         self.crop_spin.setSuffix(" px")
-        self.crop_spin.setToolTip("Side of the training crops; larger sees more context, needs more memory")
+        self.crop_spin.setToolTip("Side of the training crops; automatic: 160 px when fine-tuning (more steps in "
+                                  "the minutes), 256 px from scratch. Larger sees more context, needs more memory")
         advanced_form.addRow("Crop size", self.crop_spin)
         self.advanced.addWidget(advanced_widget)
         layout.addWidget(self.advanced)
@@ -234,7 +236,7 @@ class TrainingDock(QWidget):
         arguments = train_arguments(
             out, data, base=base, minutes=self.minutes_spin.value(), seed=self.seed_spin.value(),
             device=self.device_combo.currentText(), learning_rate=self.learning_rate_spin.value() or None,
-            crop_size=self.crop_spin.value(), name=name, extra=self.extra_arguments)
+            crop_size=self.crop_spin.value() or None, name=name, extra=self.extra_arguments)
         self.process = TrainingProcess(self)
         self.process.event.connect(self._on_event)
         self.process.log.connect(self.log_view.appendPlainText)
