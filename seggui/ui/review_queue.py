@@ -6,7 +6,9 @@ that score (cells without one last, by id) with their area and a "verified" mark
 keys to walk them: next doubtful cell (centred and zoomed on the canvas), mark it verified
 (`instance_info[id]["verified"]`, one undo step, saved with the layer), delete it (one undo
 step), or fix it with whatever tool is active. The list follows every edit, undo and redo of
-the layer.
+the layer. With "Go on to the next image", D walks past the image's last doubtful cell to the
+next image in correction order (seggui.core.correction_order: most expected wrong cells first),
+so one key walks the whole project's doubtful cells.
 
     from seggui.ui.review_queue import install_review_queue
     queue = install_review_queue(window)
@@ -17,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from seggui.core.correction_order import next_to_correct
 
 from seggui.core.instance_edits import CompositeCommand, delete_instance_command, instance_boxes
 from seggui.core.layers import LabelLayer
@@ -117,9 +121,13 @@ class ReviewQueue(QWidget):
             button.setToolTip(action.toolTip())
             button.clicked.connect(action.trigger)
             buttons.addWidget(button)
+        self.across_images = QCheckBox("Go on to the next image", self)
+        self.across_images.setToolTip(f"{NEXT_KEY} after an image's last doubtful cell opens the image with the most "
+                                      "expected wrong cells that is not reviewed, at its least confident cell")
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addLayout(buttons)
+        layout.addWidget(self.across_images)
         layout.addWidget(self.table)
 
         window.current_image_changed.connect(lambda entry: self._follow_layer())
@@ -225,17 +233,37 @@ class ReviewQueue(QWidget):
         wrapping around; centre the view on it. Returns its id, or None when all are verified."""
         if self._refresh_timer.isActive():
             self.refresh()
-        if not self._rows:
-            return None
         selected = self.selected_id()
         start = next((i + 1 for i, row in enumerate(self._rows) if row[0] == selected), 0)
         count = len(self._rows)
-        for step in range(count):
+        across = self.across_images.isChecked()
+        # Across images the walk goes on to the next image instead of wrapping around this one.
+        for step in range(count - start if across else count):
             cell, _, _, verified = self._rows[(start + step) % count]
             if not verified:
                 self.select(cell)
                 return cell
-        self.summary.setText("Every cell is verified.")
+        if across:
+            return self._next_image_cell()
+        if self._rows:
+            self.summary.setText("Every cell is verified.")
+        return None
+
+    def _next_image_cell(self) -> int | None:
+        """Open the next image in correction order and select its first unverified cell."""
+        document, here = self.window.document, self.window.current_image()
+        visited = {id(here)}
+        entry = next_to_correct(document.images, here) if document is not None else None
+        while entry is not None and id(entry) not in visited:
+            visited.add(id(entry))
+            self.window.image_list.set_current_image(entry)
+            self._follow_layer()
+            cell = next((row[0] for row in self._rows if not row[3]), None)
+            if cell is not None:
+                self.select(cell)
+                return cell
+            entry = next_to_correct(document.images, entry)
+        self.summary.setText("No doubtful cell left on the images that are not reviewed.")
         return None
 
     def show_cell(self, cell: int) -> None:

@@ -161,3 +161,20 @@ def test_colour_outlines_by_confidence_paints_doubtful_cells_red(setup):
     assert list(confidence_colors(np.array([0, 5]), {}) & 0xFFFFFF) == [0xFFFFFF, 0xFFFFFF]
     queue.confidence_colours.setChecked(False)
     assert not window.canvas.color_by_confidence
+
+
+def test_next_doubtful_goes_on_to_the_most_doubtful_image(setup):
+    window, _, queue = setup
+    first, second = window.document.images
+    accept_scored(window, {1: 0.9, 2: 0.95, 3: 0.99})  # the image on screen: little doubt
+    window.image_list.set_current_image(second)
+    accept_scored(window, {1: 0.1, 2: 0.2, 3: 0.3})
+    window.image_list.set_current_image(first)
+    queue.across_images.setChecked(True)
+    assert [queue.next_doubtful() for _ in range(3)] == [1, 2, 3]
+    assert queue.next_doubtful() == 1 and window.current_image() is second  # on to the other image
+    queue.toggle_verified()
+    assert queue.next_doubtful() == 2
+    window.document.set_status(first, "reviewed")
+    assert [queue.next_doubtful() for _ in range(2)] == [3, None]  # the reviewed image is done
+    assert "No doubtful cell left" in queue.summary.text()
