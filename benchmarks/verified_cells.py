@@ -40,7 +40,7 @@ def build_project(folder: Path, training, share: float | None, seed: int, base: 
         for record, (_, _, mask) in zip(project.images(), training):
             truth = read_image(mask).array.astype(np.uint32)
             if share is None:
-                project.set_labels(record.name, truth, status="reviewed")
+                project.set_labels(record, truth, status="reviewed")
                 continue
             if predictor is None:
                 from seggui.ml.registry import load_model
@@ -53,8 +53,8 @@ def build_project(folder: Path, training, share: float | None, seed: int, base: 
             offset = int(truth.max())
             layer = np.where(verified, truth, np.where(proposal > 0, proposal + offset, 0))
             # A proposed cell overlapping a verified one is cut back, as an edit would leave it.
-            project.set_labels(record.name, layer.astype(np.uint32), status="edited")
-            entry = project.entry(record.name)
+            project.set_labels(record, layer.astype(np.uint32), status="edited")
+            entry = project.entry(record)
             entry.label_layers[0].instance_info = {int(i): {"verified": True} for i in chosen}
         project.save()
     return folder

@@ -44,6 +44,7 @@ class ImageRecord:
     verified: int  # cells marked verified in the Review queue
     path: Path
     model: str | None = None  # the model whose proposal was accepted, if any
+    id: str = ""  # unique in the project; names repeat when two folders hold phase.png
 
 
 def segment(image, model: str = "nuclei", device: str = "auto", threads: int | None = None, page: int = 0):
@@ -128,7 +129,7 @@ class ProjectSession:
 
     # -- images ----------------------------------------------------------------------
     def images(self) -> list[ImageRecord]:
-        return [ImageRecord(e.name, e.status, e.instance_count, e.verified_count, e.source.path, e.status_model)
+        return [ImageRecord(e.name, e.status, e.instance_count, e.verified_count, e.source.path, e.status_model, e.id)
                 for e in self.document.images]
 
     def add_images(self, paths: Iterable[str | Path]) -> list[str]:
@@ -139,29 +140,36 @@ class ProjectSession:
             raise ProjectError("some images could not be added:\n" + "\n".join(problems), self.folder)
         return [e.name for e in added]
 
-    def entry(self, name: str) -> ImageEntry:
-        """The image of that name (ProjectError when there is none, or several)."""
-        matches = [e for e in self.document.images if e.name == name]
+    def entry(self, image: "str | ImageRecord") -> ImageEntry:
+        """The image given by an ImageRecord, an id or a name (ProjectError when there is
+        none, or when several share the name: then pass the record or its id)."""
+        if isinstance(image, ImageRecord):
+            image = image.id
+        by_id = self.document.image_by_id(image)
+        if by_id is not None:
+            return by_id
+        matches = [e for e in self.document.images if e.name == image]
         if not matches:
-            raise ProjectError(f"no image named {name!r} in the project", self.folder)
+            raise ProjectError(f"no image named {image!r} in the project", self.folder)
         if len(matches) > 1:
-            raise ProjectError(f"{len(matches)} images are named {name!r}; pick one from document.images",
-                               self.folder)
+            raise ProjectError(f"{len(matches)} images are named {image!r}; pass its ImageRecord (from "
+                               "images()) or its id instead", self.folder)
         return matches[0]
 
-    def labels(self, name: str, layer: int = 0) -> np.ndarray:
+    def labels(self, image: "str | ImageRecord", layer: int = 0) -> np.ndarray:
         """A copy of an image's label layer (instance ids, 0 = background)."""
-        entry = self.entry(name)
+        entry = self.entry(image)
         layers = entry.label_layers
         if not layers:
             return np.zeros((entry.source.height, entry.source.width), np.uint16)
         return layers[layer].data.copy()
 
-    def set_labels(self, name: str, labels: np.ndarray, status: str = "edited", layer: int = 0) -> None:
+    def set_labels(self, image: "str | ImageRecord", labels: np.ndarray, status: str = "edited",
+                   layer: int = 0) -> None:
         """Replace an image's label layer (one undo step, as a person's edit) and set its status."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-        entry = self.entry(name)
+        entry = self.entry(image)
         labels = np.asarray(labels)
         if labels.shape != (entry.source.height, entry.source.width) or labels.dtype.kind not in "ui":
             raise ValueError(f"labels must be integer with the image's shape {(entry.source.height, entry.source.width)}, "
@@ -174,10 +182,10 @@ class ProjectSession:
                                       execute=True)
         self.document.set_status(entry, status)
 
-    def set_status(self, name: str, status: str) -> None:
+    def set_status(self, image: "str | ImageRecord", status: str) -> None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-        self.document.set_status(self.entry(name), status)
+        self.document.set_status(self.entry(image), status)
 
     # -- models ----------------------------------------------------------------------
     def presegment(self, model: str = "nuclei", names: Iterable[str] | None = None, device: str = "auto",

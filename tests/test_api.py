@@ -84,3 +84,19 @@ def test_segment_and_train_are_the_cli_code(tmp_path):
     assert card["training"]["config"]["learning_rate"] == 2e-3  # the recipe's, from scratch
     assert [e["event"] for e in events][0] == "start" and events[-1]["event"] == "done"
     assert api.segment(images / "img0.png", model=str(tmp_path / "model")).labels.shape == (64, 64)
+
+
+def test_images_of_the_same_name_are_told_apart_by_record(tmp_path):
+    import cv2
+
+    for folder, value in (("a", 10), ("b", 200)):
+        (tmp_path / folder).mkdir()
+        cv2.imwrite(str(tmp_path / folder / "phase.png"), np.full((16, 16), value, np.uint8))
+    with api.create_project(tmp_path / "p", [tmp_path / "a", tmp_path / "b"]) as project:
+        first, second = project.images()
+        with pytest.raises(ProjectError, match="2 images are named 'phase.png'"):
+            project.labels("phase.png")
+        labels = np.zeros((16, 16), np.uint16)
+        labels[2:5, 2:5] = 1
+        project.set_labels(second, labels, status="reviewed")
+        assert project.labels(second.id).max() == 1 and project.labels(first).max() == 0
