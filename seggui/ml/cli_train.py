@@ -90,6 +90,8 @@ def _printer(mode: str):
         if kind == "start":
             line = (f"training on {event['train_images']} images, validating on {event['val_images']} "
                     f"({event['device']}, {event['parameters']:,} parameters)")
+            if event.get("scale_note"):
+                line += f"; {event['scale_note']}"
         elif kind == "epoch":
             def number(key, digits):  # Mask R-CNN has no validation loss
                 value = event.get(key)

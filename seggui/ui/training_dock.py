@@ -266,8 +266,9 @@ class TrainingDock(QWidget):
                               f"with the base not measured: {event.get('validation_note')}")
             else:
                 validating = f"validating on {event.get('val_images')}"
+            scale = f"; {event['scale_note']}" if event.get("scale_note") else ""
             self.status_label.setText(f"Training on {event.get('train_images')} images, {validating} "
-                                      f"({event.get('device')})…")
+                                      f"({event.get('device')}){scale}…")
             self.log_view.appendPlainText(self.status_label.text())
         elif kind == "epoch":
             self.plot.add_epoch(event)

@@ -146,3 +146,20 @@ def test_a_crafted_scale_is_refused(scale):
             "architecture": {"in_channels": 1, "classes": 3, "depth": 2, "width": 4}}
     with pytest.raises(ModelError, match="scale"):
         validate_card(card)
+
+
+def test_masks_without_cells_fall_back_to_the_image_size_and_say_so(tmp_path):
+    import cv2
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    image, _ = disks_image(dtype=np.uint8)
+    cv2.imwrite(str(images / "a.png"), image)
+    cv2.imwrite(str(masks / "a.png"), np.zeros(image.shape, np.uint8))
+    events = []
+    card = train(TrainConfig(out=tmp_path / "out", images=images, masks=masks, base=str(save_tiny_unet(tmp_path / "b")),
+                             epochs=1, batch_size=2, crops_per_epoch=2, crop_size=32, threads=1),
+                 on_event=events.append)
+    assert card["scale"]["input_scale"] == 1.0 and card["scale"]["measured_cell_diameter"] is None
+    assert "no cells in the masks" in events[0]["scale_note"]

@@ -196,7 +196,8 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         return _validate(model, val_samples, multiple, device, class_weights, distance_head, params)[0]
 
     parts = NetworkParts(model, loader, dataset, step_loss, validate, {"architecture": architecture},
-                         sampler=sampler, score_base=base_state is not None)
+                         sampler=sampler, score_base=base_state is not None,
+                         start_event={"input_scale": scale["input_scale"], "scale_note": _scale_note(scale, base_info)})
     result = run_epochs(config, parts, split, emit, should_stop, device, rank, world)
     best_epoch, stopped, base_metrics = result.best_epoch, result.stopped, result.base_metrics
     best_state = load_weights(out / WEIGHTS_NAME, device)
@@ -239,6 +240,21 @@ def _training_scale(config: TrainConfig, base_info) -> dict:
         factor = input_scale_for(model_diameter, measured)
     return {"cell_diameter": model_diameter, "input_scale": factor,
             "measured_cell_diameter": None if measured is None else round(measured, 2)}
+
+
+def _scale_note(scale: dict, base_info) -> str:
+    """What the run did about cell size, in words for the log and the Training dock."""
+    if base_info is None:
+        return f"cells as they are (median diameter {scale['cell_diameter']:.0f} px)"
+    measured = scale.get("measured_cell_diameter")
+    if measured is None and scale["input_scale"] == 1.0:
+        return "no cells in the masks to measure: images are used at their own size"
+    if measured is None:
+        return f"images resized by {scale['input_scale']:g} as asked"
+    if scale["input_scale"] == 1.0:
+        return f"cells {measured:.0f} px across, close to the base model's {scale['cell_diameter']:.0f} px: no resize"
+    return (f"cells {measured:.0f} px across, the base model's {scale['cell_diameter']:.0f} px: images resized "
+            f"by {scale['input_scale']:g} for training and prediction")
 
 
 def _validate(model, samples, multiple, device, class_weights, distance_head, params):
