@@ -14,7 +14,7 @@ from skimage.segmentation import watershed
 from seggui.ml.confidence import CLASSIC_WEIGHTS, classic_cues, image_score, scores_and_cues
 from seggui.ml.inference import Prediction, PredictOptions, Predictor
 from seggui.ml.normalize import normalize_image
-from seggui.ml.postprocess import relabel_sequential
+from seggui.ml.postprocess import drop_small_instances, relabel_sequential
 
 CLASSIC_CARD = {
     "format": 1,
@@ -59,11 +59,7 @@ def segment_classic(image: np.ndarray, method: str = "otsu", smoothing_sigma: fl
     markers = np.zeros(foreground.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     labels = watershed(-distance, markers, mask=foreground)
-    if min_size > 1 and labels.max():
-        sizes = np.bincount(labels.ravel())
-        small = sizes < min_size
-        small[0] = False
-        labels[small[labels]] = 0
+    drop_small_instances(labels, min_size)
     span = max(1e-6, float(grey.max() - grey.min()))
     score = ((grey - grey.min()) / span).astype(np.float32)
     return relabel_sequential(labels), score

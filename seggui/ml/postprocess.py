@@ -42,6 +42,20 @@ def relabel_sequential(labels: np.ndarray) -> np.ndarray:
     return relabelled.astype(label_dtype_for(int(relabelled.max())))
 
 
+def drop_small_instances(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """Zero, in place, every instance of fewer than `min_size` pixels (ids are not renumbered).
+
+    skimage.morphology.remove_small_objects does this too, but its size argument changed
+    meaning in scikit-image 0.26 (min_size, strictly smaller, became max_size, smaller or
+    equal) and seggui supports versions on both sides of that change."""
+    if min_size > 1 and labels.size and labels.max():
+        small = np.bincount(labels.ravel()) < min_size
+        small[0] = False
+        if small.any():
+            labels[small[labels]] = 0
+    return labels
+
+
 def instances_from_outputs(
     probabilities: np.ndarray,
     distance: np.ndarray | None,
@@ -60,19 +74,9 @@ def instances_from_outputs(
     markers, count = ndimage.label(seeds)
     if count == 0:
         return np.zeros(foreground.shape, dtype=np.uint16)
-    if params.min_seed_size > 1:
-        sizes = np.bincount(markers.ravel())
-        small = sizes < params.min_seed_size
-        small[0] = False
-        if small.any():
-            markers[small[markers]] = 0
+    drop_small_instances(markers, params.min_seed_size)
     labels = watershed(-landscape, markers, mask=foreground)
-    if params.min_size > 1:
-        sizes = np.bincount(labels.ravel())
-        small = sizes < params.min_size
-        small[0] = False
-        if small.any():
-            labels[small[labels]] = 0
+    drop_small_instances(labels, params.min_size)
     return relabel_sequential(labels)
 
 
