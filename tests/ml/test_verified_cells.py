@@ -110,3 +110,20 @@ def test_training_runs_on_verified_cells_alone(tmp_path):
     card = train(TrainConfig(out=tmp_path / "model", project=folder, epochs=1, crop_size=32, batch_size=2,
                              crops_per_epoch=4, width=4, depth=2, threads=1))
     assert card["training"]["train_images"] and (tmp_path / "model" / "weights.pt").is_file()
+
+
+def test_validation_leaves_out_what_training_does_not_know(tmp_path):
+    """A partly verified image picking the best epoch must not count the model's other cells
+    as false positives (they are unknown, not wrong), or the run keeps the epoch that finds least."""
+    from seggui.ml.postprocess import InstanceParams
+    from seggui.ml.training.validation import score_maps
+
+    folder, labels = project_with_verified(tmp_path)
+    [row] = reviewed_samples(folder)
+    sample = load_sample(Pair("a", row.image_path, [row.mask_path], row.ignore_ids, row.verified_ids), 1)
+    sample.meta.pop("raw", None)  # as the trainer keeps it
+    probabilities = np.zeros((3,) + labels.shape, np.float32)
+    probabilities[0] = np.where(labels > 0, 0.0, 1.0)  # the model finds all six cells
+    probabilities[1] = 1.0 - probabilities[0]
+    scores = score_maps([(probabilities, None)], [sample], InstanceParams(0.5, 0.5, 4, 1))
+    assert scores["val_ap50"] == 1.0  # the two verified cells found; the four unchecked ones not counted

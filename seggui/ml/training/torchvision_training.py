@@ -44,7 +44,7 @@ def train_torchvision(config: TrainConfig, info, emit, should_stop, device: torc
 
     def load(pair):
         sample = training_data.load_sample(pair, 3, normalization)
-        sample.meta.clear()
+        sample.meta.pop("raw", None)  # the decoded file is not needed again; "ignore" is (validation)
         return tvd.as_crop_sample(sample)
 
     split = load_split(config, load)

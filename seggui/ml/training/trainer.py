@@ -145,7 +145,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     def load(pair):
         sample = training_data.load_sample(pair, config.channels or architecture["in_channels"], normalization,
                                            scale["input_scale"])
-        sample.meta.clear()
+        sample.meta.pop("raw", None)  # the decoded file is not needed again; "ignore" is (validation)
         return sample
 
     split = load_split(config, load)
