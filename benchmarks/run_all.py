@@ -1,6 +1,6 @@
 """Run every benchmark in this folder and print one Markdown table of their figures.
 
-    python benchmarks/run_all.py            # everything (the fine-tuning run takes ~12 min)
+    python benchmarks/run_all.py            # everything (the fine-tuning runs take ~50 min)
     python benchmarks/run_all.py --quick    # skips the fine-tuning and held-out DSB runs
     python benchmarks/run_all.py --only canvas_latency formats
 
@@ -31,8 +31,11 @@ BENCHMARKS = [
     ("polygon_exactness.py", [], False),
     ("inference.py", [], False),
     ("reliability.py", [], False),
+    ("correction_effort.py", ["--images", str(HERE.parents[1] / "shared" / "data" / "cells" / "dsb2018"),
+                              "--model", "nuclei", "--limit", "8"], False),
     ("heldout_dsb.py", [], True),
     ("finetune.py", [], True),
+    ("verified_cells.py", [], True),
 ]
 
 
