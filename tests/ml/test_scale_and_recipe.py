@@ -163,3 +163,23 @@ def test_masks_without_cells_fall_back_to_the_image_size_and_say_so(tmp_path):
                  on_event=events.append)
     assert card["scale"]["input_scale"] == 1.0 and card["scale"]["measured_cell_diameter"] is None
     assert "no cells in the masks" in events[0]["scale_note"]
+
+
+def test_the_bundled_card_names_no_absolute_path_and_says_its_cell_size():
+    from seggui.ml.registry import resolve_model
+
+    card = resolve_model("nuclei").card
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    assert not [s for s in strings(card) if s.startswith("/") or " /" in s]
+    assert card["scale"]["input_scale"] == 1.0 and 15 < card["scale"]["cell_diameter"] < 25
+    assert card["heldout_accuracy"]["plain"]["all"]["images"] == 98
