@@ -406,3 +406,13 @@ def test_box_cell_prefers_the_model_map_and_refuses_a_tiny_box():
     controller.press(10, 10)
     controller.release(11, 11)
     assert len(document.undo_stack) == 0 and "drag a box" in messages[-1]
+
+
+def test_box_cell_over_background_adds_no_square():
+    image, blob = blob_image()
+    document, layer, state, controller = make(np.zeros((100, 120), np.uint16), tool="box_cell")
+    controller.image_source = lambda: image
+    controller.press(80, 5)  # a box over empty background, far from the blob and the square
+    controller.release(115, 35)
+    added = layer.data > 0
+    assert added.sum() < 0.2 * 35 * 30  # never the box itself
