@@ -121,14 +121,12 @@ class ImageListModel(QAbstractTableModel):
             if entry is None or not entry.loaded:
                 continue  # removed, or released from memory (then saved and counted)
             labels = entry.label_layers
+            info = labels[0].instance_info if labels else {}
             count = count_instances(labels[0].data) if labels else 0
-            entry.verified_count = len(verified_ids(labels[0].instance_info)) if labels else 0
-            doubt = expected_errors(labels[0].instance_info) if labels else None
-            if doubt != entry.doubt:
-                entry.doubt = doubt
-                self.refresh_entry(entry)
-            if count != entry.instance_count:
-                entry.instance_count = count
+            doubt = expected_errors(info) if labels else None
+            entry.verified_count = len(verified_ids(info))
+            if (count, doubt) != (entry.instance_count, entry.doubt):
+                entry.instance_count, entry.doubt = count, doubt
                 self.refresh_entry(entry)
 
     def _on_images_changed(self, *args) -> None:

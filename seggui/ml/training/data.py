@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from seggui.core.errors import ImageReadError, TrainingError
 from seggui.core.imageio import is_image_file, read_image
 from seggui.ml.normalize import normalize_image
-from seggui.ml.scale import resize_image, resize_labels
+from seggui.ml.scale import equivalent_diameters, resize_image, resize_labels
 from seggui.ml.targets import IGNORE, distance_target, three_class_target
 
 
@@ -148,10 +149,6 @@ def unknown_pixels(labels: np.ndarray, verified: tuple[int, ...]) -> np.ndarray:
     """Where a partly verified image teaches nothing: everything but the verified cells and
     a ring of background around them (about half a cell wide, so the network learns where a
     cell ends) that no other, unchecked cell covers."""
-    from scipy import ndimage
-
-    from seggui.ml.scale import equivalent_diameters
-
     known_cells = np.isin(labels, verified)
     if not known_cells.any():
         return np.ones(labels.shape, dtype=bool)
