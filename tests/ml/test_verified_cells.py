@@ -127,3 +127,36 @@ def test_validation_leaves_out_what_training_does_not_know(tmp_path):
     probabilities[1] = 1.0 - probabilities[0]
     scores = score_maps([(probabilities, None)], [sample], InstanceParams(0.5, 0.5, 4, 1))
     assert scores["val_ap50"] == 1.0  # the two verified cells found; the four unchecked ones not counted
+
+
+def test_fine_tuning_measures_cell_size_on_verified_cells_only(tmp_path):
+    """The unverified rest of a layer may be the base model's proposal, cut at its own size:
+    measuring it would keep the images at the wrong scale (big cells seen as small)."""
+    import cv2
+
+    from tests.ml.helpers import save_tiny_unet
+
+    (tmp_path / "images").mkdir()
+    image = np.full((160, 160), 20, np.uint8)
+    labels = np.zeros((160, 160), np.uint16)
+    yy, xx = np.mgrid[:160, :160]
+    for cell, (cy, cx) in enumerate(((40, 40), (40, 110), (110, 75)), start=1):  # ~48 px across, verified
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= 24 ** 2] = cell
+    for index in range(12):  # many 6 px fragments, unchecked
+        cy, cx = 8 + (index // 6) * 144, 10 + (index % 6) * 26
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= 9] = 10 + index
+    image[labels > 0] = 200
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), image)
+    project = Project.create(tmp_path / "project")
+    document = Document()
+    project.add_images(document, [tmp_path / "images"])
+    [entry] = document.images
+    info = {cell: {"verified": True} for cell in (1, 2, 3)}
+    entry.set_layers([entry.layers[0], LabelLayer(labels, "labels", instance_info=info)])
+    document.set_status(entry, "edited")
+    project.save(document)
+    project.close()
+    base = save_tiny_unet(tmp_path / "base")
+    card = train(TrainConfig(out=tmp_path / "tuned", project=tmp_path / "project", base=str(base), epochs=1,
+                             batch_size=2, crops_per_epoch=2, threads=1))
+    assert 45 < card["scale"]["measured_cell_diameter"] < 50

@@ -235,6 +235,10 @@ def _training_scale(config: TrainConfig, base_info) -> dict:
             labels = training_data.read_labels(pair.mask_paths)
             if pair.ignore_ids:
                 labels = np.where(np.isin(labels, pair.ignore_ids), 0, labels)
+            if pair.verified_ids is not None:
+                # On a partly verified image only the verified cells are a person's; the rest
+                # may be the base model's proposal, cut at the base model's own (wrong) size.
+                labels = np.where(np.isin(labels, pair.verified_ids), labels, 0)
             label_images.append(labels)
         measured = median_cell_diameter(label_images)
         factor = input_scale_for(model_diameter, measured)
