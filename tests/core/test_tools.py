@@ -10,7 +10,8 @@ import pytest
 
 from seggui.core.document import Document
 from seggui.core.layers import LabelLayer
-from seggui.core.tools import Modifiers, ToolController, ToolState, instance_boxes
+from seggui.core.instance_edits import instance_boxes
+from seggui.core.tools import TOOL_CLASSES, TOOLS, Modifiers, ToolController, ToolState
 
 
 def make(data: np.ndarray | None = None, **state):
@@ -30,15 +31,22 @@ def two_cells() -> np.ndarray:
     return data
 
 
-def test_tools_module_imports_no_qt_or_torch():
-    source = Path(__file__).resolve().parents[2] / "seggui" / "core" / "tools.py"
+def test_tools_modules_import_no_qt_or_torch():
+    sources = sorted((Path(__file__).resolve().parents[2] / "seggui" / "core" / "tools").glob("*.py"))
+    assert len(sources) > 1
     names = set()
-    for node in ast.walk(ast.parse(source.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module.split(".")[0])
     assert not names & {"PySide6", "PyQt5", "PyQt6", "torch", "pyqtgraph", "superqt"}
+
+
+def test_every_tool_name_has_its_class():
+    assert tuple(TOOL_CLASSES) == TOOLS
+    assert all(cls.name == name for name, cls in TOOL_CLASSES.items())
 
 
 def test_tool_state_emits_and_clamps():
