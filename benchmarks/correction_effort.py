@@ -205,10 +205,12 @@ class Person:
     """Drives one ToolController on one label layer and counts the actions taken."""
 
     def __init__(self, labels: np.ndarray, truth: np.ndarray, image: np.ndarray | None = None,
-                 probability: np.ndarray | None = None):
+                 probability: np.ndarray | None = None, scores: dict[int, float] | None = None):
         self.document = Document()
         data = labels.astype(np.uint32 if int(labels.max(initial=0)) > 65535 else np.uint16)
-        self.layer = LabelLayer(data.copy())
+        # As an accepted proposal leaves the layer (seggui.core.proposals): each cell its score.
+        info = {int(cell): {"score": float(score)} for cell, score in (scores or {}).items()}
+        self.layer = LabelLayer(data.copy(), instance_info=info)
         self.state = ToolState(only_background=True)
         self.controller = ToolController(self.document, self.state)
         self.controller.set_layer(self.layer)
@@ -373,13 +375,14 @@ class Person:
 
 
 def correct(regime: str, image: np.ndarray | None, truth: np.ndarray, labels: np.ndarray,
-            errors: list[Error], probability: np.ndarray | None = None) -> Person:
+            errors: list[Error], probability: np.ndarray | None = None,
+            scores: dict[int, float] | None = None) -> Person:
     """One pass of a regime ("manual" or "assisted") over the errors; returns the person."""
     if regime == "manual":
-        person = Person(labels, truth)
+        person = Person(labels, truth, scores=scores)
         queue = errors
     elif regime == "assisted":
-        person = Person(labels, truth, image, probability)
+        person = Person(labels, truth, image, probability, scores)
         queue = review_order(errors)
     else:
         raise ValueError(f"unknown regime {regime!r}")
@@ -416,7 +419,7 @@ def simulate(image: np.ndarray, truth: np.ndarray, prediction) -> dict:
     }
     probability = getattr(prediction, "probability", None)
     for regime in ("manual", "assisted"):
-        person = correct(regime, image, truth, labels, errors, probability)
+        person = correct(regime, image, truth, labels, errors, probability, getattr(prediction, "scores", None))
         after = counts(truth, person.layer.data)
         result[f"{regime}_actions"] = person.actions
         result[f"{regime}_after"] = after

@@ -111,6 +111,12 @@ def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tup
     if image is not None and np.asarray(image).shape[:2] == layer.shape:
         window = np.asarray(image)[y0:y1, x0:x1]
     parts = split_mask(mask, seeds, window)
+    info = layer.instance_info.get(instance_id) or {}
+    if window is not None and "score" in info and not info.get("verified"):
+        # A cell the model proposed and nobody checked: parts are also trimmed to the image,
+        # since a merge of touching cells usually takes the background between them too.
+        # A person's own cell (no score, or verified) is only split, never reshaped.
+        parts = _trimmed_parts(parts, seeds, np.asarray(image), layer.data, box)
     present = [p for p in range(1, len(seeds) + 1) if (parts == p).any()]
     if len(present) < 2:
         return None
@@ -122,6 +128,7 @@ def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tup
     layer.ensure_capacity(next_id - 1)
     region = layer.data[y0:y1, x0:x1]
     new_region = region.copy()
+    new_region[mask] = 0  # pixels trimmed off every part go back to background
     for part, value in new_ids.items():
         new_region[parts == part] = value
     pixels = change_command(layer, box, new_region,
@@ -134,6 +141,62 @@ def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tup
         for value in list(new_ids.values())[1:]:
             commands.append(class_table_command(layer, value, original_class, "set class"))
     return CompositeCommand(pixels.description, commands)
+
+
+TRIM_MARGIN = 4  # px of unlabelled surroundings that tell a cell's background level
+TRIM_CONTRAST = 4.0  # cell and background levels must differ by this many noise widths
+
+
+def cell_like(grey: np.ndarray, background: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray | None:
+    """Pixels closer in (smoothed) intensity to the cells at the seeds than to the
+    `background` pixels, or None where the two levels do not differ clearly (against the
+    background's own noise), so that nothing is trimmed on a low-contrast image."""
+    smooth = ndimage.gaussian_filter(grey, 1.0)
+    if int(background.sum()) < 2 * MIN_CELL:
+        return None
+    back = smooth[background]
+    level_back = float(np.median(back))
+    noise = 1.4826 * float(np.median(np.abs(back - level_back))) + 1e-6
+    levels = [float(np.median(smooth[max(0, r - 2) : r + 3, max(0, c - 2) : c + 3])) for r, c in seeds]
+    if not levels:
+        return None
+    level_cell = float(np.median(levels))
+    if abs(level_cell - level_back) < TRIM_CONTRAST * noise:
+        return None
+    middle = 0.5 * (level_cell + level_back)
+    return smooth >= middle if level_cell > level_back else smooth <= middle
+
+
+def _trimmed_parts(parts: np.ndarray, seeds: list[tuple[int, int]], image: np.ndarray, labels: np.ndarray,
+                   box: Rect) -> np.ndarray:
+    """Each part cut to its cell-like pixels (cell_like), the piece at its seed, holes
+    filled; the parts as they were where the image gives no clear contrast."""
+    y0, x0, y1, x1 = box
+    height, width = labels.shape
+    py0, px0 = max(0, y0 - TRIM_MARGIN), max(0, x0 - TRIM_MARGIN)
+    py1, px1 = min(height, y1 + TRIM_MARGIN), min(width, x1 + TRIM_MARGIN)
+    grey = _grey(image[py0:py1, px0:px1])
+    inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
+    mask = np.zeros(grey.shape, bool)
+    mask[inner] = parts > 0
+    background = (labels[py0:py1, px0:px1] == 0) & ~mask & ndimage.binary_dilation(mask, iterations=TRIM_MARGIN)
+    like = cell_like(grey, background, [(r + y0 - py0, c + x0 - px0) for r, c in seeds])
+    if like is None:
+        return parts
+    like = like[inner]
+    trimmed = np.zeros_like(parts)
+    for index, (row, col) in enumerate(seeds, start=1):
+        own = parts == index
+        if not own.any():
+            continue
+        kept = ndimage.binary_opening(own & like, iterations=1)
+        piece = kept if kept[row, col] else None
+        if piece is not None:
+            piece = _component_at(kept, row, col)
+        if piece is None or int(piece.sum()) < MIN_CELL:
+            piece = own  # the click is not on cell-like pixels: the part is kept whole
+        trimmed[ndimage.binary_fill_holes(piece) & own] = index
+    return trimmed
 
 
 def _window(shape: tuple[int, int], x: int, y: int, half: int) -> Rect:
@@ -166,6 +229,24 @@ def _component_at(foreground: np.ndarray, row: int, col: int, reach: int = 3) ->
     return components == label
 
 
+def _cut_to_image(component: np.ndarray, grey: np.ndarray, free: np.ndarray, row: int, col: int) -> np.ndarray:
+    """A region of the model's map cut to the pixels that look like the clicked cell rather
+    than the unlabelled background around the region (cell_like); the region unchanged where
+    the image shows no clear contrast or the click itself is not cell-like. (Where a model
+    is unsure, as on stained tissue, its map spreads over the background between cells.)"""
+    background = free & ~component & ndimage.binary_dilation(component, iterations=TRIM_MARGIN)
+    like = cell_like(grey, background, [(row, col)])
+    if like is None:
+        return component
+    kept = ndimage.binary_opening(component & like, iterations=1)
+    if not kept[row, col]:
+        return component
+    piece = _component_at(kept, row, col)
+    if piece is None or int(piece.sum()) < MIN_CELL:
+        return component
+    return ndimage.binary_fill_holes(piece) & free
+
+
 def _own_part(component: np.ndarray, row: int, col: int) -> np.ndarray:
     """Of a component that may hold several touching cells, the one around (row, col):
     a watershed of its distance transform from its peaks deeper than PEAK_DEPTH."""
@@ -191,7 +272,7 @@ def _cell_in_window(grey: np.ndarray, free: np.ndarray, row: int, col: int,
             foreground = (probability >= min(0.5, 0.5 * peak)) & free
             component = _component_at(foreground, row, col)
             if component is not None and component.sum() >= MIN_CELL:
-                return component
+                return _cut_to_image(component, grey, free, row, col)
     values = grey[free]
     if values.size < 2 * MIN_CELL or float(values.max() - values.min()) <= 0:
         return None
