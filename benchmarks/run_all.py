@@ -33,6 +33,7 @@ BENCHMARKS = [
     ("reliability.py", [], False),
     ("correction_effort.py", ["--images", str(HERE.parents[1] / "shared" / "data" / "cells" / "dsb2018"),
                               "--model", "nuclei", "--limit", "8"], False),
+    ("assisted_latency.py", [], False),
     ("heldout_dsb.py", [], True),
     ("finetune.py", [], True),
     ("verified_cells.py", [], True),

@@ -305,16 +305,17 @@ def add_cell_mask(image: np.ndarray, x: float, y: float, labels: np.ndarray,
     col, row = int(np.floor(x)), int(np.floor(y))
     if not (0 <= col < width and 0 <= row < height) or labels[row, col]:
         return None
-    grey_all = _grey(image)
-    if grey_all.shape != labels.shape:
-        raise ValueError(f"image shape {grey_all.shape} differs from label shape {labels.shape}")
+    image = np.asarray(image)
+    if image.shape[:2] != labels.shape:
+        raise ValueError(f"image shape {image.shape[:2]} differs from label shape {labels.shape}")
     half = ADD_WINDOW
     while True:
         rect = _window(labels.shape, col, row, half)
         y0, x0, y1, x1 = rect
         free = labels[y0:y1, x0:x1] == 0
         window_probability = None if probability is None else np.asarray(probability)[y0:y1, x0:x1]
-        mask = _cell_in_window(grey_all[y0:y1, x0:x1], free, row - y0, col - x0, window_probability)
+        # Only the window is made grey: its cost follows the cell, not the image.
+        mask = _cell_in_window(_grey(image[y0:y1, x0:x1]), free, row - y0, col - x0, window_probability)
         if mask is None:
             return None
         touches = ((mask[0].any() and y0 > 0) or (mask[-1].any() and y1 < height)
@@ -352,9 +353,9 @@ def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
     free = labels[y0:y1, x0:x1] == 0
     if free.sum() < MIN_CELL:
         return None
-    grey_all = _grey(image)
-    if grey_all.shape != labels.shape:
-        raise ValueError(f"image shape {grey_all.shape} differs from label shape {labels.shape}")
+    image = np.asarray(image)
+    if image.shape[:2] != labels.shape:
+        raise ValueError(f"image shape {image.shape[:2]} differs from label shape {labels.shape}")
     mask = None
     if probability is not None:
         window = np.asarray(probability, dtype=np.float32)[y0:y1, x0:x1]
@@ -363,9 +364,9 @@ def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
             mask = _largest((window >= min(0.5, 0.5 * peak)) & free)
     context = (max(0, y0 - BOX_MARGIN), max(0, x0 - BOX_MARGIN), min(height, y1 + BOX_MARGIN), min(width, x1 + BOX_MARGIN))
     if mask is None or mask.sum() < MIN_CELL:
-        mask = _threshold_in_box(grey_all, labels, (y0, x0, y1, x1))
+        mask = _threshold_in_box(image, labels, (y0, x0, y1, x1))
     if mask is None or mask.sum() < MIN_CELL:
-        mask = _grabcut_in_box(grey_all, (y0, x0, y1, x1), context)
+        mask = _grabcut_in_box(image, (y0, x0, y1, x1), context)
         mask = None if mask is None else _largest(mask & free)
     if mask is None or mask.sum() < MIN_CELL:
         return None
@@ -375,7 +376,7 @@ def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
     return (y0 + r0, x0 + c0, y0 + r1, x0 + c1), mask[r0:r1, c0:c1]
 
 
-def _threshold_in_box(grey_all: np.ndarray, labels: np.ndarray, box: Rect) -> np.ndarray | None:
+def _threshold_in_box(image: np.ndarray, labels: np.ndarray, box: Rect) -> np.ndarray | None:
     """Otsu over the box's surroundings (unlabelled pixels, up to a box size each side); the
     cell is whichever class (bright or dark) is the minority there, since background is most
     of any neighbourhood. A mask over the box, or None: also when the cell class fills nearly
@@ -385,7 +386,7 @@ def _threshold_in_box(grey_all: np.ndarray, labels: np.ndarray, box: Rect) -> np
     reach_y, reach_x = max(BOX_MARGIN, y1 - y0), max(BOX_MARGIN, x1 - x0)
     cy0, cx0 = max(0, y0 - reach_y), max(0, x0 - reach_x)
     cy1, cx1 = min(height, y1 + reach_y), min(width, x1 + reach_x)
-    grey = ndimage.gaussian_filter(grey_all[cy0:cy1, cx0:cx1], 0.7)
+    grey = ndimage.gaussian_filter(_grey(image[cy0:cy1, cx0:cx1]), 0.7)
     free = labels[cy0:cy1, cx0:cx1] == 0
     values = grey[free]
     if values.size < 2 * MIN_CELL or float(values.max() - values.min()) <= 0:
@@ -401,13 +402,13 @@ def _threshold_in_box(grey_all: np.ndarray, labels: np.ndarray, box: Rect) -> np
     return None if found.mean() > BOX_FULL else found
 
 
-def _grabcut_in_box(grey_all: np.ndarray, box: Rect, context: Rect) -> np.ndarray | None:
+def _grabcut_in_box(image: np.ndarray, box: Rect, context: Rect) -> np.ndarray | None:
     """GrabCut's foreground inside the box (the margin teaches it the background)."""
     import cv2
 
     y0, x0, y1, x1 = box
     cy0, cx0, cy1, cx1 = context
-    grey = grey_all[cy0:cy1, cx0:cx1]
+    grey = _grey(image[cy0:cy1, cx0:cx1])
     low, high = np.percentile(grey, [1, 99])
     scaled = np.clip((grey - low) / max(1e-6, high - low) * 255, 0, 255).astype(np.uint8)
     cut = np.zeros(grey.shape, np.uint8)
