@@ -27,6 +27,7 @@ import numpy as np
 
 from seggui.core.document import STATUSES, Document, ImageEntry
 from seggui.core.errors import ProjectError
+from seggui.core.entry_counts import recount_entry
 from seggui.core.layers import LabelLayer
 from seggui.core.paint import change_command
 from seggui.core.project import Project
@@ -129,6 +130,8 @@ class ProjectSession:
 
     # -- images ----------------------------------------------------------------------
     def images(self) -> list[ImageRecord]:
+        for entry in self.document.images:
+            recount_entry(entry)  # after presegment or set_labels in this session, not only at save
         return [ImageRecord(e.name, e.status, e.instance_count, e.verified_count, e.source.path, e.status_model, e.id)
                 for e in self.document.images]
 

@@ -50,6 +50,8 @@ def test_project_session_lists_presegments_edits_exports(tmp_path):
         assert outcome["applied"] == ["img0.png"] and outcome["skipped"] == ["img1.png"]
         labels = project.labels("img0.png")
         assert len(np.unique(labels)) == 3  # two cells and background
+        cells = {r.name: r.cells for r in project.images()}
+        assert cells == {"img0.png": 2, "img1.png": 1}  # counted now, not only at the next save
         assert np.array_equal(project.labels("img1.png"), painted)
         project.set_status("img0.png", "reviewed")
         project.save()

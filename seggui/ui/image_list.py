@@ -28,10 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from seggui.core.correction_order import entry_doubt, expected_errors, next_to_correct
-from seggui.core.training_set import verified_ids
+from seggui.core.correction_order import entry_doubt, next_to_correct
+from seggui.core.entry_counts import recount_entry
 from seggui.core.document import Document, ImageEntry
-from seggui.core.project import count_instances
 
 # Status colours are fixed (they carry meaning) and chosen to read on light and dark themes.
 STATUS_COLORS = {"new": QColor(140, 140, 140), "edited": QColor(86, 180, 233), "predicted": QColor(230, 159, 0),
@@ -118,15 +117,8 @@ class ImageListModel(QAbstractTableModel):
             return
         for image_id in ids:
             entry = self._document.image_by_id(image_id)
-            if entry is None or not entry.loaded:
-                continue  # removed, or released from memory (then saved and counted)
-            labels = entry.label_layers
-            info = labels[0].instance_info if labels else {}
-            count = count_instances(labels[0].data) if labels else 0
-            doubt = expected_errors(info) if labels else None
-            entry.verified_count = len(verified_ids(info))
-            if (count, doubt) != (entry.instance_count, entry.doubt):
-                entry.instance_count, entry.doubt = count, doubt
+            # Removed, or released from memory (then saved and counted): nothing to recount.
+            if entry is not None and recount_entry(entry):
                 self.refresh_entry(entry)
 
     def _on_images_changed(self, *args) -> None:

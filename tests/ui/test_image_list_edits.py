@@ -36,10 +36,10 @@ def test_recount_is_debounced_and_only_for_the_edited_image(window, tmp_path, qt
     window.files.set_autosave(False)
     window.files.open_project(make_project(tmp_path))
     counted = []
-    import seggui.ui.image_list as image_list
+    import seggui.core.entry_counts as entry_counts
 
-    real = image_list.count_instances
-    monkeypatch.setattr(image_list, "count_instances", lambda labels: counted.append(1) or real(labels))
+    real = entry_counts.count_instances
+    monkeypatch.setattr(entry_counts, "count_instances", lambda labels: counted.append(1) or real(labels))
     for value in range(1, 6):
         paint(window, value, (value * 5, 0, value * 5 + 4, 10))
     assert counted == []  # nothing yet: the edits have not paused
