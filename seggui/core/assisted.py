@@ -117,7 +117,16 @@ def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tup
         # since a merge of touching cells usually takes the background between them too.
         # A person's own cell (no score, or verified) is only split, never reshaped.
         parts = _trimmed_parts(parts, seeds, np.asarray(image), layer.data, box)
-    present = [p for p in range(1, len(seeds) + 1) if (parts == p).any()]
+    return _parts_command(layer, instance_id, box, mask, parts, len(seeds), description)
+
+
+def _parts_command(layer: LabelLayer, instance_id: int, box: Rect, mask: np.ndarray, parts: np.ndarray,
+                   count: int, description: str | None) -> Command | None:
+    """The step that gives parts 1..count of the cell (inside `box`) their ids: part 1 keeps
+    instance_id, the others get new ids and the original's class; pixels of the cell in no
+    part become background."""
+    y0, x0, y1, x1 = box
+    present = [p for p in range(1, count + 1) if (parts == p).any()]
     if len(present) < 2:
         return None
     new_ids = {present[0]: instance_id}
@@ -131,8 +140,7 @@ def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tup
     new_region[mask] = 0  # pixels trimmed off every part go back to background
     for part, value in new_ids.items():
         new_region[parts == part] = value
-    pixels = change_command(layer, box, new_region,
-                            description or f"split instance {instance_id} into {len(present)}")
+    pixels = change_command(layer, box, new_region, description or f"split instance {instance_id} into {len(present)}")
     if pixels.is_empty:
         return None
     commands: list[Command] = [pixels]
@@ -141,6 +149,64 @@ def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tup
         for value in list(new_ids.values())[1:]:
             commands.append(class_table_command(layer, value, original_class, "set class"))
     return CompositeCommand(pixels.description, commands)
+
+
+def line_cut_parts(mask: np.ndarray, start: tuple[float, float], end: tuple[float, float]) -> np.ndarray | None:
+    """Parts 1..n of a boolean mask cut by the line from `start` to `end` ((row, column),
+    window coordinates), largest first, or None when the line does not cut it in two. The
+    cut is three pixels wide (a one-pixel line leaks diagonally); its pixels, and pieces
+    under MIN_CELL, go to the nearest part, so the parts cover the mask exactly."""
+    from skimage.draw import line as draw_line
+
+    height, width = mask.shape
+    rows, cols = draw_line(int(round(start[0])), int(round(start[1])), int(round(end[0])), int(round(end[1])))
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    cut = np.zeros(mask.shape, bool)
+    cut[rows[inside], cols[inside]] = True
+    cut = ndimage.binary_dilation(cut, structure=ndimage.generate_binary_structure(2, 1)) & mask
+    pieces, count = ndimage.label(mask & ~cut, structure=np.ones((3, 3), bool))
+    sizes = np.bincount(pieces.ravel(), minlength=count + 1)[1:]
+    big = [index + 1 for index in np.argsort(-sizes, kind="stable") if sizes[index] >= MIN_CELL]
+    if len(big) < 2:
+        return None
+    parts = np.zeros(mask.shape, np.int32)
+    for order, piece in enumerate(big, start=1):
+        parts[pieces == piece] = order
+    # Every other pixel of the mask (the cut, crumbs) joins the part nearest to it.
+    _, (near_rows, near_cols) = ndimage.distance_transform_edt(parts == 0, return_indices=True)
+    rest = mask & (parts == 0)
+    parts[rest] = parts[near_rows[rest], near_cols[rest]]
+    return parts
+
+
+def split_by_line_command(layer: LabelLayer, start: tuple[float, float], end: tuple[float, float],
+                          description: str | None = None) -> Command | None:
+    """Split the cell that a drawn line (x, y image points) crosses most into the pieces the
+    line cuts it into (not applied yet): the largest piece keeps the id (and its verified mark
+    and class), the others get new ids and the class. None when the line crosses no cell or
+    does not cut one in two."""
+    from skimage.draw import line as draw_line
+
+    height, width = layer.shape
+    rows, cols = draw_line(int(np.floor(start[1])), int(np.floor(start[0])), int(np.floor(end[1])), int(np.floor(end[0])))
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    crossed = layer.data[rows[inside], cols[inside]]
+    crossed = crossed[crossed != 0]
+    if crossed.size == 0:
+        return None
+    values, number = np.unique(crossed, return_counts=True)
+    instance_id = int(values[int(np.argmax(number))])
+    box = instance_boxes(layer).box(instance_id)
+    if box is None:
+        return None
+    y0, x0, y1, x1 = box
+    mask = layer.data[y0:y1, x0:x1] == instance_id
+    parts = line_cut_parts(mask, (np.floor(start[1]) - y0, np.floor(start[0]) - x0),
+                           (np.floor(end[1]) - y0, np.floor(end[0]) - x0))
+    if parts is None:
+        return None
+    return _parts_command(layer, instance_id, box, mask, parts, int(parts.max()),
+                          description or f"split instance {instance_id} along a line into {int(parts.max())}")
 
 
 TRIM_MARGIN = 4  # px of unlabelled surroundings that tell a cell's background level

@@ -24,7 +24,8 @@ TOOL_ACTIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "merge": ("Merge", ("M",), "Click the instance to keep, then the one to merge into it"),
     "erase_region": ("Erase region", ("X",), "Drag a rectangle (Alt: lasso) to clear labels"),
     "set_class": ("Set class", ("C",), "Click an instance to give it the current class"),
-    "split": ("Split cell", ("S",), "Click once in each part of a cell, then Enter: split along the neck"),
+    "split": ("Split cell", ("S",), "Click once in each part of a cell, then Enter: split along the neck; "
+              "or drag a line across the cell to cut it there"),
     "add_cell": ("Add cell at click", ("A",), "Click on background: add the cell found there"),
     "box_cell": ("Box a cell", ("O",), "Drag a box around a missed cell: add the cell inside it"),
 }

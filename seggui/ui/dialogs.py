@@ -32,7 +32,7 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("Tools", "M", "Merge instances: click the one to keep, then the one to merge"),
     ("Tools", "X", "Erase region: drag a rectangle (Alt: lasso) to clear labels"),
     ("Tools", "C", "Set class: click an instance to give it the current class"),
-    ("Tools", "S", "Split cell: click once in each part, then Enter (one click: split at the neck)"),
+    ("Tools", "S", "Split cell: click once in each part, then Enter (one click: split at the neck); or drag a line across it"),
     ("Tools", "A", "Add cell: click on background to add the cell found there"),
     ("Tools", "O", "Box a cell: drag a box around a missed cell to add it"),
     ("Tools", "[ and ]", "Smaller / larger brush"),

@@ -311,8 +311,9 @@ def test_split_tool_ignores_clicks_outside_the_cell_and_refuses_a_convex_cell():
     document, layer, state, controller = make(two_cells(), tool="split")
     messages = []
     controller.message.connect(messages.append)
-    controller.press(65, 70)
-    controller.press(15, 15)  # another cell: ignored
+    for x, y in ((65, 70), (15, 15)):  # clicks; the second on another cell: ignored
+        controller.press(x, y)
+        controller.release(x, y)
     assert len(controller.tool.points) == 1
     controller.finish_shape()  # one click in a box: no neck to split at
     assert len(document.undo_stack) == 0 and messages
@@ -424,3 +425,36 @@ def test_box_cell_over_background_adds_no_square():
     controller.release(115, 35)
     added = layer.data > 0
     assert added.sum() < 0.2 * 35 * 30  # never the box itself
+
+
+def test_split_tool_cuts_a_cell_along_a_dragged_line_in_one_undo_step():
+    data = np.zeros((60, 80), np.uint16)
+    data[10:50, 10:70] = 4
+    document, layer, state, controller = make(data.copy(), tool="split", class_id=2)
+    layer.instance_classes[4] = 2
+    layer.instance_info[4] = {"verified": True}
+    controller.press(45.5, 5.5)  # from background above, across the cell, to background below
+    controller.move(40.5, 30.5)
+    assert controller.tool.line == ((45.5, 5.5), (40.5, 30.5))  # previewed while dragging
+    controller.release(40.5, 55.5)
+    assert len(document.undo_stack) == 1 and controller.tool.line is None
+    ids = set(np.unique(layer.data)) - {0}
+    assert len(ids) == 2 and 4 in ids
+    assert ((layer.data > 0) == (data > 0)).all()  # the cut's pixels went to a part, none lost
+    new = (ids - {4}).pop()
+    assert (layer.data == 4).sum() > (layer.data == new).sum()  # the larger piece keeps the id
+    assert layer.instance_classes[new] == 2 and layer.instance_info[4] == {"verified": True}
+    document.undo_stack.undo()
+    assert np.array_equal(layer.data, data)
+
+
+def test_a_line_that_does_not_cut_a_cell_is_the_click_where_it_began():
+    data = np.zeros((60, 80), np.uint16)
+    data[10:50, 10:70] = 4
+    document, layer, state, controller = make(data.copy(), tool="split")
+    controller.press(30.5, 30.5)
+    controller.release(36.5, 32.5)  # a shaky click inside the cell
+    assert len(document.undo_stack) == 0 and controller.tool.points == [(30.5, 30.5)]
+    controller.press(2.5, 2.5)
+    controller.release(8.5, 4.5)  # a drag over background only: nothing
+    assert len(document.undo_stack) == 0

@@ -62,3 +62,23 @@ def test_add_cell_reads_the_shown_image_and_split_finishes_on_enter(qtbot):
     QApplication.sendEvent(canvas, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier))
     assert len(document.undo_stack) == 2
     assert int(layer.data[30, 30]) == 1 and int(layer.data[30, 60]) == 3
+
+
+def test_split_along_a_dragged_line_is_previewed_and_one_step(qtbot):
+    labels = np.zeros((HEIGHT, WIDTH), np.uint16)
+    labels[20:80, 20:100] = 1
+    canvas, document, layer, state = make_canvas(qtbot, labels, np.full((HEIGHT, WIDTH), 50, np.uint8))
+    state.tool = "split"
+
+    def send(kind, x, y, buttons):
+        position = canvas.image_to_widget(QPointF(x, y))
+        QApplication.sendEvent(canvas, QMouseEvent(kind, position, canvas.mapToGlobal(position),
+                                                   Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier))
+
+    send(QEvent.Type.MouseButtonPress, 60.5, 10.5, Qt.MouseButton.LeftButton)
+    send(QEvent.Type.MouseMove, 60.5, 50.5, Qt.MouseButton.LeftButton)
+    assert canvas.controller.tool.line is not None
+    canvas.grab()  # the line's preview paints without error
+    send(QEvent.Type.MouseButtonRelease, 60.5, 90.5, Qt.MouseButton.NoButton)
+    assert len(document.undo_stack) == 1 and len(set(np.unique(layer.data)) - {0}) == 2
+    assert "line" in document.undo_stack.undo_text

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seggui.core.assisted import add_cell_mask, box_cell_mask, split_instance_command
+from seggui.core.assisted import add_cell_mask, box_cell_mask, split_by_line_command, split_instance_command
 from seggui.core.instance_edits import CompositeCommand, class_table_command, region_fill_command
 from seggui.core.layers import Rect
 from seggui.core.tools.base import DragTool, Tool, dragged_rect
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 class SplitTool(Tool):
     """Click once in each part of a cell, then Enter (or right-click): a seeded watershed of
-    the cell's distance transform splits it. One click and Enter: split at its own necks."""
+    the cell's distance transform splits it. One click and Enter: split at its own necks.
+    Or drag a line across a cell: it is cut along the line at once (one undo step)."""
 
     name = "split"
 
@@ -29,12 +30,39 @@ class SplitTool(Tool):
         super().__init__(controller)
         self.points: list[tuple[float, float]] = []
         self.selected_id = 0  # the cell being split (the first click's)
+        self.line: tuple[tuple[float, float], tuple[float, float]] | None = None  # while dragging
 
     def press(self, x, y, modifiers):
+        # A click or the start of a line: which one is known at release.
+        self.line = ((x, y), (x, y))
+        return None
+
+    def move(self, x, y):
+        if self.line is not None:
+            self.line = (self.line[0], (x, y))
+            self.controller.preview_changed.emit()
+        return None
+
+    def release(self, x, y):
+        if self.line is None:
+            return None
+        start, self.line = self.line[0], None
+        self.controller.preview_changed.emit()
+        if self.pixel(*start) != self.pixel(x, y):
+            # A line that cuts a cell in two splits it; one that does not (a shaky click
+            # inside a cell) counts as the click where it began.
+            command = split_by_line_command(self.layer, start, (x, y))
+            if command is not None:
+                self.points, self.selected_id = [], 0
+                return self.controller.push(command)
+        return self._click(*start)
+
+    def _click(self, x: float, y: float) -> Rect | None:
         instance_id = self.id_at(x, y)
         if not self.points:
             if not instance_id:
-                self.controller.message.emit("Split: click inside the cell to split, once per part")
+                self.controller.message.emit("Split: click inside the cell once per part, then Enter; "
+                                             "or drag a line across it")
                 return None
             self.selected_id = instance_id
         elif instance_id != self.selected_id:
@@ -56,7 +84,7 @@ class SplitTool(Tool):
         return self.controller.push(command)
 
     def cancel(self) -> None:
-        self.points, self.selected_id = [], 0
+        self.points, self.selected_id, self.line = [], 0, None
         self.controller.preview_changed.emit()
 
 

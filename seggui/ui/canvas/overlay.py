@@ -113,9 +113,11 @@ def draw_tool_preview(painter: QPainter, canvas: "Canvas") -> None:
         if canvas.cursor_position is not None:
             points = points + [canvas.cursor_position]
         painter.drawPolyline(QPolygonF(points))
-    elif tool.name == "split" and points:  # the seeds clicked so far
+    elif tool.name == "split" and (points or tool.line):  # the seeds clicked so far, a line being drawn
         for point in points:
             painter.drawEllipse(point, 4.0, 4.0)
+        if tool.line is not None:
+            painter.drawLine(*(canvas.image_to_widget(QPointF(x, y)) for x, y in tool.line))
     elif tool.name == "box_cell" and points:
         painter.drawRect(QRectF(points[0], points[-1]).normalized())
     elif tool.name == "erase_region" and points:
@@ -128,6 +130,8 @@ def draw_tool_preview(painter: QPainter, canvas: "Canvas") -> None:
 def tool_preview_bounds(canvas: "Canvas") -> QRect:
     tool = canvas.controller.tool
     points = list(getattr(tool, "points", []))
+    if tool.name == "split" and tool.line is not None:
+        points += list(tool.line)
     if not points:
         return QRect()
     array = np.asarray(points, dtype=float)
