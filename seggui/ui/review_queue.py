@@ -33,6 +33,9 @@ VERIFY_KEY = "V"  # mark the selected cell verified (again: not verified)
 DELETE_KEY = "Shift+Del"  # delete the selected cell
 DOUBTFUL_BELOW = 0.5  # a score under this is drawn in red in the list
 CONTEXT = 3.0  # the view shows about this many times the cell's size around it
+# No closer than this: a small cell at 16x fills the view with pixels and hides its neighbours,
+# which a person needs to judge it.
+REVIEW_MAX_ZOOM = 6.0
 
 
 def review_order(layer: LabelLayer) -> list[tuple[int, float | None, int, bool]]:
@@ -274,7 +277,7 @@ class ReviewQueue(QWidget):
             return
         y0, x0, y1, x1 = box
         width, height = max(1, canvas.width()), max(1, canvas.height())
-        zoom = min(width / ((x1 - x0) * CONTEXT), height / ((y1 - y0) * CONTEXT), 16.0)
+        zoom = min(width / ((x1 - x0) * CONTEXT), height / ((y1 - y0) * CONTEXT), REVIEW_MAX_ZOOM)
         canvas.set_zoom(zoom)
         centre = canvas.image_to_widget(QPointF((x0 + x1) / 2, (y0 + y1) / 2))
         canvas.pan(width / 2 - centre.x(), height / 2 - centre.y())
