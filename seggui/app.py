@@ -25,7 +25,7 @@ def create_main_window(**options):
     from seggui.ui.model_docks import install_model_docks
 
     window = MainWindow(**options)
-    window.model_panel, window.training_dock = install_model_docks(window)
+    install_model_docks(window)  # window.model_panel, window.training_dock, window.review_queue
     window.restore_later_docks()
     return window
 

@@ -67,7 +67,8 @@ class ImageEntry:
     verified_count: int = 0  # cells of the first label layer marked verified (review queue)
     doubt: float | None = None  # expected wrong cells at the last save (core.correction_order)
     _layers: list[Layer] | None = field(default=None, repr=False)
-    _loader: Callable[["ImageEntry"], list[Layer]] | None = field(default=None, repr=False)
+    # Reads the layers on first access (a project sets its own); None: only `set_layers` gives them.
+    loader: Callable[["ImageEntry"], list[Layer]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -84,9 +85,9 @@ class ImageEntry:
             # part of the program (an export) asks for the same layers.
             with _LOADING:
                 if self._layers is None:
-                    if self._loader is None:
+                    if self.loader is None:
                         raise RuntimeError(f"image {self.name} has no layers and no loader")
-                    self._layers = self._loader(self)
+                    self._layers = self.loader(self)
         return self._layers
 
     def set_layers(self, layers: list[Layer]) -> None:
@@ -94,7 +95,7 @@ class ImageEntry:
 
     def unload(self) -> None:
         """Forget pixels to free memory (only when saved and a loader can bring them back)."""
-        if self._loader is not None:
+        if self.loader is not None:
             self._layers = None
 
     @property

@@ -7,14 +7,15 @@ caller, or found from the label layer it edits); undo and redo act on the image 
 when it is exceeded the oldest step of any image is dropped first.
 
 `ImageHistories` keeps the face of a single `UndoStack` (push, undo, redo, can_undo,
-undo_text, is_clean, set_clean, changed, nbytes), so scripts written against
+undo_text, done, is_clean, set_clean, changed, nbytes), so scripts written against
 `Document.undo_stack` keep working.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from psygnal import Signal
 
@@ -98,9 +99,9 @@ class ImageHistories:
         """The image on screen's history, or the project's when its newest step is newer."""
         key = self._active_key
         project = self._stacks.get(PROJECT_HISTORY)
-        if project is not None and project._done:
+        if project is not None and project.done:
             own = self._stacks.get(key)
-            if not (own is not None and own._done) or self._age(project._done[-1]) > self._age(own._done[-1]):
+            if not (own is not None and own.done) or self._age(project.done[-1]) > self._age(own.done[-1]):
                 return PROJECT_HISTORY
         return key
 
@@ -108,9 +109,9 @@ class ImageHistories:
         """Redo in the reverse order of undo: the step undone last (the older one) first."""
         key = self._active_key
         project = self._stacks.get(PROJECT_HISTORY)
-        if project is not None and project._undone:
+        if project is not None and project.undone:
             own = self._stacks.get(key)
-            if not (own is not None and own._undone) or self._age(project._undone[-1]) < self._age(own._undone[-1]):
+            if not (own is not None and own.undone) or self._age(project.undone[-1]) < self._age(own.undone[-1]):
                 return PROJECT_HISTORY
         return key
 
@@ -181,16 +182,17 @@ class ImageHistories:
         return len(self.active)
 
     @property
-    def _done(self) -> Any:  # the active image's applied commands, newest last
-        return self.active._done
+    def done(self) -> Sequence[Command]:
+        """The applied commands of the image on screen (else the one edited last), oldest first."""
+        return self.active.done
 
     def _enforce_budget(self) -> None:
         # Drop the oldest applied step of any image; always keep the newest step overall.
         total = self.nbytes
         while total > self.budget_bytes:
-            candidates = [(self._born.get(id(stack._done[0]), -1), key) for key, stack in self._stacks.items()
-                          if stack._done]
-            if sum(len(stack._done) for stack in self._stacks.values()) <= 1 or not candidates:
+            candidates = [(self._born.get(id(stack.done[0]), -1), key) for key, stack in self._stacks.items()
+                          if stack.done]
+            if sum(len(stack.done) for stack in self._stacks.values()) <= 1 or not candidates:
                 break
             _, key = min(candidates, key=lambda item: item[0])
             dropped = self._stacks[key].drop_oldest()

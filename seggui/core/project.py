@@ -207,7 +207,7 @@ class Project:
         entry = ImageEntry(source, id=row["id"], name=row["name"], status=row["status"],
                            status_model=row["status_model"], created=row["created"],
                            modified=row["modified"], instance_count=row["instance_count"])
-        entry._loader = self._load_layers
+        entry.loader = self._load_layers
         entry.problem = self._check_source(source)
         return entry
 
@@ -242,7 +242,7 @@ class Project:
                 continue
             known.add(source_key(source))
             entry = ImageEntry(source, name=source_name(source))
-            entry._loader = self._load_layers
+            entry.loader = self._load_layers
             added.append(document.add_image(entry))
         return added
 
@@ -470,8 +470,8 @@ class Project:
             new.close()
             raise ProjectError(f"cannot copy the project ({error})", new.folder) from error
         for entry in document.images:
-            if entry._loader == self._load_layers:
-                entry._loader = new._load_layers
+            if entry.loader == self._load_layers:
+                entry.loader = new._load_layers
         new.save(document)
         return new
 
@@ -479,7 +479,7 @@ class Project:
         """True when every layer of a loaded image is on disk as it is now (so its pixels can be
         released and read again): the last save or open wrote or read each label layer's current
         version. Changes not yet saved, or an image never saved, make this False."""
-        if not entry.loaded or entry._loader != self._load_layers:
+        if not entry.loaded or entry.loader != self._load_layers:
             return False
         for layer in entry.label_layers:
             if layer.id not in self._mask_files:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 from psygnal import Signal
 
@@ -73,6 +74,16 @@ class UndoStack:
 
     def __len__(self) -> int:
         return len(self._done)
+
+    @property
+    def done(self) -> Sequence[Command]:
+        """The applied commands, oldest first: undo takes back the last."""
+        return self._done
+
+    @property
+    def undone(self) -> Sequence[Command]:
+        """The undone commands, the one undone last at the end: redo applies it first."""
+        return self._undone
 
     @property
     def can_undo(self) -> bool:

@@ -225,7 +225,7 @@ class WindowActions:
             action.setEnabled(has_project)
         self.export_annotations.setEnabled(has_images)
         self.toggle_reviewed.setEnabled(entry is not None)
-        self.remove_images.setEnabled(has_images and not getattr(window.project, "read_only", False))
+        self.remove_images.setEnabled(has_images and not window.project.read_only)
         self.toggle_reviewed.setChecked(entry is not None and entry.status == "reviewed")
         for action in (self.next_image, self.previous_image, self.next_unreviewed):
             action.setEnabled(has_images)

@@ -161,15 +161,18 @@ class AutosaveController(QObject):
         elif self.document.dirty and self.enabled and self.last_error is None:
             self._timer.start()
 
-    def _emit_state(self) -> None:
+    @property
+    def state_text(self) -> str:
+        """The save state in a few words for the status bar (what `state_changed` carries)."""
         if self.project.read_only:
-            text = "Read-only (another seggui holds the project): Save As to keep changes"
-        elif self._job is not None:
-            text = "Saving…"
-        elif self.last_error is not None:
-            text = "Not saved (error)"
-        elif self.document.dirty:
-            text = "Unsaved changes"
-        else:
-            text = "All changes saved"
-        self.state_changed.emit(text)
+            return "Read-only (another seggui holds the project): Save As to keep changes"
+        if self._job is not None:
+            return "Saving…"
+        if self.last_error is not None:
+            return "Not saved (error)"
+        if self.document.dirty:
+            return "Unsaved changes"
+        return "All changes saved"
+
+    def _emit_state(self) -> None:
+        self.state_changed.emit(self.state_text)

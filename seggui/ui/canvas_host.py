@@ -1,5 +1,5 @@
-"""Where the main window gets its canvas: the real one when `seggui.ui.canvas` is present,
-a plain placeholder otherwise (and while no project is open)."""
+"""Where the main window gets its canvas: the real one for an open project, a plain
+placeholder while none is open."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from seggui.core.document import Document, ImageEntry, Layer
 from seggui.core.tools import ToolState
+from seggui.ui.canvas import Canvas
 
 
 class PlaceholderCanvas(QLabel):
-    """Same interface as the canvas; names the image instead of drawing it."""
+    """Stands in for the canvas while no project is open, with the part of its interface the
+    window calls on either (set_image, set_active_layer, fit_to_window, zoom_1to1,
+    cursor_moved); it names the image instead of drawing it."""
 
     cursor_moved = Signal(int, int)
 
@@ -35,15 +38,8 @@ class PlaceholderCanvas(QLabel):
         pass
 
 
-def create_canvas(document: Document | None, tool_state: ToolState, parent: QWidget | None = None) -> QWidget:
+def create_canvas(document: Document | None, tool_state: ToolState,
+                  parent: QWidget | None = None) -> Canvas | PlaceholderCanvas:
     if document is None:
-        return PlaceholderCanvas(document, tool_state, parent)
-    try:
-        from seggui.ui.canvas import Canvas
-    except ImportError as error:
-        # Only a canvas that is not there yet falls back; a broken canvas must fail loudly.
-        missing = isinstance(error, ModuleNotFoundError) and error.name == "seggui.ui.canvas"
-        if not (missing or "cannot import name 'Canvas'" in str(error)):
-            raise
         return PlaceholderCanvas(document, tool_state, parent)
     return Canvas(document, tool_state, parent)

@@ -164,8 +164,7 @@ class FileOperations:
 
     def _tell_recovery(self, project: Project) -> None:
         """After a crash, say what opening the project repaired (non-modal: work can go on)."""
-        recovery = getattr(project, "recovery", None)
-        text = recovery.sentence() if recovery is not None else ""
+        text = project.recovery.sentence()
         if not text:
             return
         self.window.status.showMessage(text, 30000)

@@ -33,7 +33,7 @@ LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
 
 def layer_title(layer: Layer) -> str:
     kind = "image" if isinstance(layer, ImageLayer) else "labels"
-    suffix = "  (locked)" if getattr(layer, "locked", False) else ""
+    suffix = "  (locked)" if isinstance(layer, LabelLayer) and layer.locked else ""  # image layers never lock
     return f"{layer.name}  [{kind}]{suffix}"
 
 
@@ -188,7 +188,7 @@ class LayersPanel(QWidget):
             if active is not None:
                 self.name_edit.setText(active.name)
                 self.visible_box.setChecked(active.visible)
-                self.locked_box.setChecked(bool(getattr(active, "locked", False)))
+                self.locked_box.setChecked(isinstance(active, LabelLayer) and active.locked)
                 if self._opacity_drag.start_value is None:
                     self.opacity_slider.setValue(round(active.opacity * 100))
             else:

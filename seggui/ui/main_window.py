@@ -11,6 +11,8 @@ Later work plugs in through:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget, QWidget
@@ -24,6 +26,7 @@ from seggui.core.tools import ToolState
 from seggui.jobs import Job
 from seggui.ui.actions import WindowActions
 from seggui.ui.autosave import DEFAULT_DELAY_MS, AutosaveController
+from seggui.ui.canvas import Canvas
 from seggui.ui.canvas_host import create_canvas
 from seggui.ui.dialogs import ShortcutsDialog, error_text
 from seggui.ui.file_operations import FileOperations
@@ -31,6 +34,11 @@ from seggui.ui.image_list import ImageListPanel
 from seggui.ui.layers_panel import LayersPanel
 from seggui.ui.settings import Settings
 from seggui.ui.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from seggui.ui.model_panel import ModelPanel
+    from seggui.ui.review_queue import ReviewQueue
+    from seggui.ui.training_dock import TrainingDock
 
 EMPTY_TEXT = ("<h2>Open a project or images to begin</h2>"
               "<p>File &gt; Open project… (Ctrl+O) opens a project folder.<br>"
@@ -63,6 +71,11 @@ class MainWindow(QMainWindow):
         self._current_image: ImageEntry | None = None
         self._current_layer: Layer | None = None
         self.docks: dict[str, QDockWidget] = {}
+        # The Model, Training and Review queue docks: built on the finished window by
+        # seggui.ui.model_docks.install_model_docks (they need it); None until then.
+        self.model_panel: ModelPanel | None = None
+        self.training_dock: TrainingDock | None = None
+        self.review_queue: ReviewQueue | None = None
         self.tool_state = ToolState(brush_radius=self.settings.brush_radius, auto_label=self.settings.auto_label)
         self.tool_state.changed.connect(self._on_tool_state_changed)
 
@@ -152,7 +165,7 @@ class MainWindow(QMainWindow):
             self.autosave.state_changed.connect(lambda text: self.status.show_save_state(text))
             self.autosave.save_failed.connect(self.files.report_save_error)
             self.autosave.saved.connect(self.image_list.refresh)
-            self.autosave._emit_state()
+            self.status.show_save_state(self.autosave.state_text)  # its first state came before the connection
             self.layers_panel = LayersPanel(document, self)
             self.layers_panel.new_layer_opacity = self.settings.label_opacity
             self.layers_panel.active_layer_requested.connect(self.set_current_layer)
@@ -180,9 +193,8 @@ class MainWindow(QMainWindow):
         self.central.removeWidget(old)
         old.deleteLater()
         self.canvas.cursor_moved.connect(self._on_cursor_moved)
-        controller = getattr(self.canvas, "controller", None)
-        if controller is not None:  # tool messages ("layer is locked") go to the status bar
-            controller.message.connect(self._show_tool_message)
+        if isinstance(self.canvas, Canvas):  # tool messages ("layer is locked") go to the status bar
+            self.canvas.controller.message.connect(self._show_tool_message)
 
     def _show_tool_message(self, text: str) -> None:
         self.status.showMessage(text, 4000)

@@ -51,7 +51,7 @@ def confirmation_text(entries: list[ImageEntry]) -> str:
 def remove_selected_images(window, ask: bool = True) -> int:
     """Ask, then remove the images selected in the image list; returns how many went."""
     document = window.document
-    if document is None or window.project is None or getattr(window.project, "read_only", False):
+    if document is None or window.project is None or window.project.read_only:
         return 0
     entries = [e for e in window.image_list.selected_images() if e in document.images]
     if not entries:

@@ -27,6 +27,7 @@ from seggui.core.correction_order import next_to_correct
 from seggui.core.instance_edits import CompositeCommand, delete_instance_command, instance_boxes
 from seggui.core.layers import LabelLayer
 from seggui.core.undo import CallbackCommand
+from seggui.ui.canvas import Canvas
 
 NEXT_KEY = "D"  # next doubtful cell
 VERIFY_KEY = "V"  # mark the selected cell verified (again: not verified)
@@ -113,10 +114,9 @@ class ReviewQueue(QWidget):
         self.confidence_colours.setStatusTip("Colour cells red (doubtful) to green (confident) by the model's "
                                              "score; white: no score")
         self.confidence_colours.toggled.connect(lambda checked: self._apply_colouring())
-        menus = getattr(window, "menu_actions", None)
-        if menus is not None:
-            menus.view_menu.insertAction(menus.view_menu.actions()[2] if len(menus.view_menu.actions()) > 2
-                                         else None, self.confidence_colours)
+        view_menu = window.menu_actions.view_menu
+        view_menu.insertAction(view_menu.actions()[2] if len(view_menu.actions()) > 2 else None,
+                               self.confidence_colours)
         window.document_changed.connect(lambda document: self._apply_colouring())  # a new canvas
         buttons = QHBoxLayout()
         for action in (self.next_action, self.verify_action, self.delete_action):
@@ -138,9 +138,9 @@ class ReviewQueue(QWidget):
         self._follow_layer()
 
     def _apply_colouring(self) -> None:
-        setter = getattr(self.window.canvas, "set_color_by_confidence", None)
-        if setter is not None:
-            setter(self.confidence_colours.isChecked())
+        canvas = self.window.canvas
+        if isinstance(canvas, Canvas):  # not the placeholder shown while no project is open
+            canvas.set_color_by_confidence(self.confidence_colours.isChecked())
 
     def _action(self, text: str, key: str, slot, tip: str) -> QAction:
         action = QAction(text, self.window)
@@ -273,7 +273,7 @@ class ReviewQueue(QWidget):
         """Centre the canvas on the cell, zoomed so it fills about a third of the view."""
         layer, canvas = self._layer, self.window.canvas
         box = instance_boxes(layer).box(cell) if layer is not None else None
-        if box is None or not hasattr(canvas, "set_zoom"):
+        if box is None or not isinstance(canvas, Canvas):
             return
         y0, x0, y1, x1 = box
         width, height = max(1, canvas.width()), max(1, canvas.height())

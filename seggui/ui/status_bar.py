@@ -66,7 +66,7 @@ class StatusBar(QStatusBar):
         if image is None or not (0 <= y < image.shape[0] and 0 <= x < image.shape[1]):
             self.clear_cursor()
             return
-        self.position_label.setText(format_position(x, y, getattr(image, "pixel_size_um", None)))
+        self.position_label.setText(format_position(x, y, image.pixel_size_um))
         self.value_label.setText(f"value {format_pixel_values(image.data, x, y)}  [{image.data.dtype}]")
         if label_layer is None and entry.label_layers:
             label_layer = entry.label_layers[0]

@@ -21,7 +21,7 @@ def entry(name: str, status: str = "predicted", doubt=None) -> ImageEntry:
     e = ImageEntry(ImageSource(path=__import__("pathlib").Path(f"/x/{name}"), height=4, width=4), name=name,
                    status=status)
     e.doubt = doubt
-    e._loader = lambda _: []  # never loaded here: the saved doubt counts
+    e.loader = lambda _: []  # never loaded here: the saved doubt counts
     return e
 
 

@@ -152,7 +152,7 @@ def test_delete_instance_is_sparse_and_restores_class():
     controller.press(70, 70)
     controller.release(70, 70)
     assert not (layer.data == 3).any() and 3 not in layer.instance_classes
-    command = document.undo_stack._done[-1]
+    command = document.undo_stack.done[-1]
     assert command.commands[0].indices.size == 600  # only the instance's pixels are stored
     document.undo_stack.undo()
     assert np.array_equal(layer.data, original) and layer.instance_classes[3] == 2

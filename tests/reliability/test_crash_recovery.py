@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seggui.core import catalogue as cat
 from seggui.core import records
 from seggui.core.document import Document
 from seggui.core.errors import ProjectError
@@ -90,7 +91,8 @@ def test_open_after_crash_says_what_it_recovered(tmp_path):
     assert report.journal_replayed
     sentence = report.sentence()
     assert "not closed normally" in sentence and "2 files" in sentence and "1 job" in sentence
-    assert sorted(p.name for p in masks.iterdir()) == sorted([*project._mask_files.values(), "notes.txt"])
+    named = [row["mask_file"] for row in cat.layer_rows(reopened.connection) if row["mask_file"]]
+    assert named and sorted(p.name for p in masks.iterdir()) == sorted([*named, "notes.txt"])  # what the catalogue names
     assert [j.status for j in records.jobs(reopened.connection)] == ["failed"]
     assert reopened_document.images[0].label_layers[0].data.max() == 1
     assert not reopened.integrity_problems()

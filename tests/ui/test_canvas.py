@@ -218,7 +218,7 @@ def test_cursor_moved_signal(setup, qtbot):
     seen = []
     canvas.cursor_moved.connect(lambda x, y: seen.append((x, y)))
     send_mouse(canvas, QEvent.Type.MouseMove, 30.2, 40.7, button=Qt.MouseButton.NoButton)
-    canvas._move_cursor(QPointF(-50, -50))
+    send_mouse(canvas, QEvent.Type.MouseMove, -50, -50, button=Qt.MouseButton.NoButton)  # off the image
     assert seen == [(30, 40), (-1, -1)]
 
 
@@ -247,7 +247,24 @@ def test_proposal_and_vectors_render(setup):
         canvas.set_proposal(np.zeros((3, 3), np.uint16))
 
 
-def test_coarse_level_updates_only_the_edited_region(qtbot):
+def test_coarse_level_updates_only_the_edited_region(qtbot, monkeypatch):
+    from seggui.ui.canvas import view
+
+    painted: list = []  # the rectangle of every repaint
+
+    class RecordingCanvas(Canvas):
+        def paintEvent(self, event):
+            painted.append(event.rect())
+            super().paintEvent(event)
+
+    rendered: list = []  # (level, rect in level pixels) of every label tile rendered
+    real_render = view.render_labels
+
+    def recording_render(data, level, rect, *args):
+        rendered.append((level, rect))
+        return real_render(data, level, rect, *args)
+
+    monkeypatch.setattr(view, "render_labels", recording_render)
     size = 4096
     document = Document()
     entry = ImageEntry(ImageSource(Path("big.tif"), size, size))
@@ -256,19 +273,17 @@ def test_coarse_level_updates_only_the_edited_region(qtbot):
     entry.set_layers([ImageLayer(np.zeros((size, size), np.uint16)), labels])
     document.add_image(entry)
     state = ToolState(brush_radius=60, label_id=3)
-    canvas = Canvas(document, state)
+    canvas = RecordingCanvas(document, state)
     qtbot.addWidget(canvas)
     canvas.resize(512, 512)
     canvas.show()
     canvas.set_image(entry)
     assert canvas.level == 3
     canvas.grab()
-    tiles = canvas._sources[labels.id][1]
-    assert tiles.nbytes <= 512 * 512 * 4  # only the one coarse tile on screen was rendered
+    # Only the one coarse tile on screen was rendered.
+    assert rendered and sum((y1 - y0) * (x1 - x0) for _, (y0, x0, y1, x1) in rendered) <= 512 * 512
     QApplication.processEvents()  # the first full paint after show
-    painted = []
-    original = canvas._paint_layers
-    canvas._paint_layers = lambda painter, exposed: (painted.append(exposed), original(painter, exposed))
+    painted.clear()
     drag(canvas, [(2000, 2000), (2100, 2000)])
     QApplication.processEvents()
     assert painted and max(r.width() * r.height() for r in painted) < 100 * 100

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging.handlers
-
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -68,13 +66,12 @@ def test_cli_debug_flag_reaches_the_dialogs(monkeypatch):
 
 
 def test_log_rotates(boxes):
-    logs.log_error("first", "x")
-    handler = logs._handler
-    assert isinstance(handler, logging.handlers.RotatingFileHandler)
-    assert handler.maxBytes == logs.MAX_BYTES and handler.backupCount >= 1
-    for _ in range(3):
+    for _ in range(2 * (logs.BACKUPS + 2)):  # one half-size entry per file: more files than are kept
         logs.log_error("big", "y" * (logs.MAX_BYTES // 2))
-    assert (boxes.parent / "seggui.log.1").exists()
+    folder = boxes.parent
+    assert (folder / "seggui.log.1").exists() and (folder / f"seggui.log.{logs.BACKUPS}").exists()
+    assert not (folder / f"seggui.log.{logs.BACKUPS + 1}").exists()  # the oldest went
+    assert all(path.stat().st_size <= logs.MAX_BYTES for path in folder.iterdir())
 
 
 def test_plain_words_for_other_errors():

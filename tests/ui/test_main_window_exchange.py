@@ -80,7 +80,7 @@ def test_tool_keys_set_the_tool_state(window, tmp_path):
 
 
 def test_progress_dialog_is_gone_when_the_result_box_opens(window, tmp_path, qtbot, monkeypatch, dialogs):  # noqa: F811
-    import time
+    import threading
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -88,22 +88,23 @@ def test_progress_dialog_is_gone_when_the_result_box_opens(window, tmp_path, qtb
 
     window.files.open_project(make_project(tmp_path))
     paint(window, value=1)
-    real_job = exchange_dialogs._export_job
+    release = threading.Event()
+    real_export = exchange_dialogs.export_annotations
 
-    def slow_export(context, *args):
-        for step in range(8):  # long enough for the dialog to show itself (after 0.5 s)
-            context.progress(step, 8, "writing")
-            time.sleep(0.15)
-        return real_job(context, *args)
+    def held_export(*args, **kwargs):  # the export runs on until the test has seen the progress dialog
+        release.wait(20)
+        return real_export(*args, **kwargs)
+
+    def progress_dialogs_shown() -> int:
+        return sum(1 for w in QApplication.topLevelWidgets() if isinstance(w, JobProgressDialog) and w.isVisible())
 
     seen: list[int] = []
 
     def information(parent, title, text, *args, **kwargs):
-        seen.append(sum(1 for w in QApplication.topLevelWidgets()
-                        if isinstance(w, JobProgressDialog) and w.isVisible()))
+        seen.append(progress_dialogs_shown())
         dialogs.shown.append(text)
 
-    monkeypatch.setattr(exchange_dialogs, "_export_job", slow_export)
+    monkeypatch.setattr(exchange_dialogs, "export_annotations", held_export)
     monkeypatch.setattr(QMessageBox, "information", staticmethod(information))
 
     def fill_export(dialog):
@@ -111,11 +112,10 @@ def test_progress_dialog_is_gone_when_the_result_box_opens(window, tmp_path, qtb
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(exchange_dialogs.ExportDialog, "exec", fill_export)
-    shown_while_running: list[bool] = []
     job = exchange_dialogs.run_export(window)
-    job.progress.connect(lambda *a: shown_while_running.append(any(
-        isinstance(w, JobProgressDialog) and w.isVisible() for w in QApplication.topLevelWidgets())))
-    with qtbot.waitSignal(job.finished, timeout=20000):
-        pass
-    assert any(shown_while_running)  # the dialog really was up during the job
+    try:
+        qtbot.waitUntil(lambda: progress_dialogs_shown() == 1, timeout=10_000)  # up after half a second
+    finally:
+        with qtbot.waitSignal(job.finished, timeout=20_000):
+            release.set()
     assert seen == [0], seen  # and closed before "Export finished" opened

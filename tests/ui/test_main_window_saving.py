@@ -204,19 +204,19 @@ def test_many_images_are_hashed_in_the_background_with_progress(qtbot, tmp_path,
 def test_large_images_load_on_a_worker_and_show_when_ready(qtbot, tmp_path, monkeypatch):
     import threading
 
-    from seggui.core.project import Project
+    from seggui.core import project as project_module
     from seggui.ui import main_window as main_window_module
     from seggui.ui.main_window import MainWindow
 
     monkeypatch.setattr(main_window_module, "BACKGROUND_LOAD_BYTES", 0)  # every file counts as large
     threads: list[str] = []
-    real_loader = Project._load_layers
+    real_read = project_module.read_image
 
-    def recording_loader(self, entry):
+    def recording_read(*args, **kwargs):  # the project reads an image's pixels when it loads it
         threads.append(threading.current_thread().name)
-        return real_loader(self, entry)
+        return real_read(*args, **kwargs)
 
-    monkeypatch.setattr(Project, "_load_layers", recording_loader)
+    monkeypatch.setattr(project_module, "read_image", recording_read)
     window = MainWindow(autosave_delay_ms=60_000)
     qtbot.addWidget(window)
     window.show()

@@ -36,10 +36,11 @@ def three_cells(shape=(64, 80)) -> np.ndarray:
 
 def test_accepting_a_classic_proposal_stores_a_score_per_cell_and_undo_removes_them(setup, qtbot):
     window, panel, _ = setup
-    panel.model_combo.setCurrentIndex([m.name for m in panel._models].index("classic"))
+    combo = panel.model_combo
+    combo.setCurrentIndex(next(i for i in range(combo.count()) if combo.itemText(i).split()[0] == "classic"))
     layer = window.current_image().label_layers[0]
     qtbot.mouseClick(panel.predict_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._job is None and panel._proposal is not None, timeout=20_000)
+    qtbot.waitUntil(panel.accept_button.isEnabled, timeout=20_000)  # a proposal, and no job running
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REPLACE))
     steps = len(window.document.undo_stack)
     qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
@@ -151,13 +152,19 @@ def test_colour_outlines_by_confidence_paints_doubtful_cells_red(setup):
 
     window, _, queue = setup
     layer = accept_scored(window, {1: 0.9, 2: 0.1})
+    layer.set_property("opacity", 1.0)  # the canvas shows the cells' own colours
     assert queue.confidence_colours in window.menu_actions.view_menu.actions()
     queue.confidence_colours.setChecked(True)
     assert window.canvas.color_by_confidence
-    table = window.canvas._palettes[layer.id].table()
-    red, green = [(int(table[i]) >> 16 & 255, int(table[i]) >> 8 & 255) for i in (2, 1)]
-    assert red[0] > red[1] and green[1] > green[0]
-    assert int(table[3]) & 0xFFFFFF == 0xFFFFFF  # no score: white
+    canvas = window.canvas
+    shown = canvas.grab().toImage()
+
+    def colour(x, y):  # on screen, inside the cell at image pixel (x, y)
+        return shown.pixelColor(canvas.image_to_widget(QPointF(x + 0.5, y + 0.5)).toPoint())
+
+    doubtful, confident, unscored = colour(50, 15), colour(10, 10), colour(35, 45)  # cells 2 (0.1), 1 (0.9), 3
+    assert doubtful.red() > confident.red() and confident.green() > doubtful.green()
+    assert (unscored.red(), unscored.green(), unscored.blue()) == (255, 255, 255)  # no score: white
     assert list(confidence_colors(np.array([0, 5]), {}) & 0xFFFFFF) == [0xFFFFFF, 0xFFFFFF]
     queue.confidence_colours.setChecked(False)
     assert not window.canvas.color_by_confidence

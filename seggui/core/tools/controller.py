@@ -41,6 +41,11 @@ class ToolController:
         return self.tools[self.state.tool]
 
     @property
+    def pressed(self) -> bool:
+        """True from a press the active tool took until its release (or a cancel): a gesture under way."""
+        return self._active is not None
+
+    @property
     def busy(self) -> bool:
         """True during a gesture (mouse held, or a polygon or merge under way)."""
         tool = self.tool

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 
 from seggui.core.layers import LabelLayer
 from seggui.core.paint import connected_region
+from seggui.core.tools import BoxCellTool, DragTool, EraseRegionTool, PolygonTool, SplitTool, Tool
 from seggui.ui.canvas.render import boundaries
 
 if TYPE_CHECKING:
@@ -101,6 +102,14 @@ def draw_vectors(painter: QPainter, canvas: "Canvas", layer: LabelLayer, index: 
             painter.drawPolyline(QPolygonF(points))
 
 
+def previewed_points(tool: Tool) -> list[tuple[float, float]]:
+    """The image points (x, y) a tool shows while it works: a polygon's vertices, the split
+    tool's seeds, a drag's corners or lasso. The other tools keep no points."""
+    if isinstance(tool, (PolygonTool, SplitTool, DragTool)):
+        return list(tool.points)
+    return []
+
+
 def draw_tool_preview(painter: QPainter, canvas: "Canvas") -> None:
     controller = canvas.controller
     tool = controller.tool
@@ -108,20 +117,20 @@ def draw_tool_preview(painter: QPainter, canvas: "Canvas") -> None:
     pen.setCosmetic(True)
     painter.setPen(pen)
     painter.setBrush(Qt.BrushStyle.NoBrush)
-    points = [canvas.image_to_widget(QPointF(x, y)) for x, y in getattr(tool, "points", [])]
-    if tool.name == "polygon" and points:
+    points = [canvas.image_to_widget(QPointF(x, y)) for x, y in previewed_points(tool)]
+    if isinstance(tool, PolygonTool) and points:
         if canvas.cursor_position is not None:
             points = points + [canvas.cursor_position]
         painter.drawPolyline(QPolygonF(points))
-    elif tool.name == "split" and (points or tool.line):  # the seeds clicked so far, a line being drawn
+    elif isinstance(tool, SplitTool) and (points or tool.line is not None):  # seeds clicked so far, a line drawn
         for point in points:
             painter.drawEllipse(point, 4.0, 4.0)
         if tool.line is not None:
             painter.drawLine(*(canvas.image_to_widget(QPointF(x, y)) for x, y in tool.line))
-    elif tool.name == "box_cell" and points:
+    elif isinstance(tool, BoxCellTool) and points:
         painter.drawRect(QRectF(points[0], points[-1]).normalized())
-    elif tool.name == "erase_region" and points:
-        if getattr(tool, "lasso", False):
+    elif isinstance(tool, EraseRegionTool) and points:
+        if tool.lasso:
             painter.drawPolygon(QPolygonF(points))
         else:
             painter.drawRect(QRectF(points[0], points[-1]).normalized())
@@ -129,8 +138,8 @@ def draw_tool_preview(painter: QPainter, canvas: "Canvas") -> None:
 
 def tool_preview_bounds(canvas: "Canvas") -> QRect:
     tool = canvas.controller.tool
-    points = list(getattr(tool, "points", []))
-    if tool.name == "split" and tool.line is not None:
+    points = previewed_points(tool)
+    if isinstance(tool, SplitTool) and tool.line is not None:
         points += list(tool.line)
     if not points:
         return QRect()
@@ -138,7 +147,7 @@ def tool_preview_bounds(canvas: "Canvas") -> QRect:
     top_left = canvas.image_to_widget(QPointF(array[:, 0].min(), array[:, 1].min()))
     bottom_right = canvas.image_to_widget(QPointF(array[:, 0].max(), array[:, 1].max()))
     bounds = QRectF(top_left, bottom_right).normalized()
-    if canvas.cursor_position is not None and tool.name == "polygon":
+    if canvas.cursor_position is not None and isinstance(tool, PolygonTool):
         bounds = bounds.united(QRectF(canvas.cursor_position, canvas.cursor_position))
     return bounds.toAlignedRect().adjusted(-3, -3, 3, 3)
 

@@ -38,7 +38,7 @@ def scale_bar(pixel_um: float, zoom: float, target_pixels: float = TARGET_PIXELS
 def draw_scale_bar(painter: QPainter, canvas: "Canvas") -> None:
     entry = canvas.entry
     image = entry.image_layer if entry is not None and entry.loaded else None
-    pixel = getattr(image, "pixel_size_um", None)
+    pixel = image.pixel_size_um if image is not None else None
     if not pixel or canvas.zoom <= 0:
         return
     _, width, text = scale_bar(pixel[0], canvas.zoom)

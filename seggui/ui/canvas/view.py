@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QWidget
 
 from seggui.core.document import Document, ImageEntry
 from seggui.core.layers import ImageLayer, LabelLayer, Rect
-from seggui.core.tools import Modifiers, ToolController, ToolState
+from seggui.core.tools import Modifiers, PolygonTool, ToolController, ToolState
 from seggui.ui.canvas import overlay
 from seggui.ui.canvas.render import ImageRenderer, LabelPalette, render_labels, render_proposal, sample_level
 from seggui.ui.canvas.tiles import TILE, TileSource
@@ -358,7 +358,8 @@ class Canvas(QWidget):
             self.update(before)
         if after.isValid():
             self.update(after)
-        if self.controller.tool.name == "polygon" and getattr(self.controller.tool, "points", None):
+        tool = self.controller.tool
+        if isinstance(tool, PolygonTool) and tool.points:  # the edge to the cursor follows it
             self._on_preview_changed()
         pixel = (-1, -1)
         shape = self._image_shape()
@@ -370,7 +371,7 @@ class Canvas(QWidget):
         if pixel != self._cursor_pixel:
             self._cursor_pixel = pixel
             self.cursor_moved.emit(*pixel)
-            if self.controller._active is None:
+            if not self.controller.pressed:
                 self._update_hover(*pixel)
 
     def _on_preview_changed(self) -> None:
@@ -464,8 +465,8 @@ class Canvas(QWidget):
             self.controller.cancel()
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.controller.finish_shape()
-        elif key == Qt.Key.Key_Backspace and self.controller.tool.name == "polygon":
-            self.controller.tool.remove_last_point()  # type: ignore[attr-defined]
+        elif key == Qt.Key.Key_Backspace and isinstance(self.controller.tool, PolygonTool):
+            self.controller.tool.remove_last_point()
         else:
             super().keyPressEvent(event)
 
