@@ -100,6 +100,8 @@ class ReviewQueue(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.cellDoubleClicked.connect(lambda row, column: self.show_cell(self._rows[row][0]))
+        self.table.itemSelectionChanged.connect(self._mark_selected)  # framed in yellow on the canvas
+        self._listed_layer: LabelLayer | None = None  # the layer self._rows list
 
         self.next_action = self._action("Next doubtful cell", NEXT_KEY, self.next_doubtful,
                                         "Select the next cell not yet verified, least confident first, "
@@ -186,8 +188,12 @@ class ReviewQueue(QWidget):
     # -- the list ----------------------------------------------------------------------
     def refresh(self) -> None:
         self._refresh_timer.stop()
-        selected = self.selected_id()
+        # Keep the selection across a refresh of the same layer (an edit), not onto another
+        # image's cell that has the same id.
+        selected = self.selected_id() if self._listed_layer is self._layer else None
+        self._listed_layer = self._layer
         self._rows = review_order(self._layer) if self._layer is not None else []
+        self.table.blockSignals(True)  # refilling the table is not a new selection
         self.table.setRowCount(len(self._rows))
         for row, (cell, score, area, verified) in enumerate(self._rows):
             texts = (str(cell), "—" if score is None else f"{score:.2f}", str(area), "✓" if verified else "")
@@ -197,6 +203,8 @@ class ReviewQueue(QWidget):
                 if column == 1 and score is not None and score < DOUBTFUL_BELOW and not verified:
                     item.setForeground(Qt.GlobalColor.red)
                 self.table.setItem(row, column, item)
+        self.table.clearSelection()
+        self.table.blockSignals(False)
         scored = sum(1 for row in self._rows if row[1] is not None)
         done = sum(1 for row in self._rows if row[3])
         if self._layer is None:
@@ -205,8 +213,8 @@ class ReviewQueue(QWidget):
             self.summary.setText(f"{len(self._rows)} cells, {scored} with a model score, {done} verified. "
                                  f"{NEXT_KEY}: next doubtful cell, {VERIFY_KEY}: verified, "
                                  f"Shift+Delete: delete it, or fix it with the active tool.")
-        if selected is not None:
-            self.select(selected, show=False)
+        if selected is None or not self.select(selected, show=False):
+            self._mark_selected()
         has = self._layer is not None and bool(self._rows)
         self.next_action.setEnabled(has)
 
@@ -229,6 +237,11 @@ class ReviewQueue(QWidget):
                 return True
         self.table.clearSelection()
         return False
+
+    def _mark_selected(self) -> None:
+        canvas = self.window.canvas
+        if isinstance(canvas, Canvas):
+            canvas.mark_cell(self._layer, self.selected_id())
 
     # -- actions -----------------------------------------------------------------------
     def next_doubtful(self) -> int | None:

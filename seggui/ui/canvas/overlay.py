@@ -1,5 +1,5 @@
-"""What the canvas draws over the layers: vector shapes, the hovered instance, tool previews
-and the brush cursor. Each piece reports its widget-space bounds so that moving it
+"""What the canvas draws over the layers: vector shapes, the hovered instance, the cell the
+Review queue selected, tool previews and the brush cursor. Each piece reports its widget-space bounds so that moving it
 repaints only the pixels it covered."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 
+from seggui.core.instance_edits import instance_boxes
 from seggui.core.layers import LabelLayer
 from seggui.core.paint import connected_region
 from seggui.core.tools import BoxCellTool, DragTool, EraseRegionTool, PolygonTool, SplitTool, Tool
@@ -22,6 +23,11 @@ VECTOR_COLOR = QColor(0, 255, 255)
 PREVIEW_COLOR = QColor(255, 255, 255)
 HIGHLIGHT_FILL = 0x50505050  # premultiplied white at ~30 %: visible at every zoom
 HIGHLIGHT_EDGE = 0xFFFFFFFF
+# The Review queue's cell: yellow, the one colour neither the red-to-green confidence ramp, the
+# white hover nor grey or fluorescent images use.
+MARK_EDGE = 0xFFFFD200
+MARK_COLOR = QColor(255, 210, 0)
+MARK_PAD = 6  # widget pixels between the cell and its frame, so the frame never hides its edge
 
 
 class Highlight:
@@ -46,6 +52,55 @@ class Highlight:
     def intersects(self, rect: tuple[int, int, int, int]) -> bool:
         y0, x0, y1, x1 = self.rect
         return not (rect[2] <= y0 or rect[0] >= y1 or rect[3] <= x0 or rect[1] >= x1)
+
+
+class MarkedCell:
+    """The cell the Review queue selected: its edge pixels in yellow and a yellow frame around
+    it (a frame stays visible when the cell is a few pixels at the zoom shown)."""
+
+    def __init__(self, layer: LabelLayer, instance_id: int):
+        self.layer, self.instance_id = layer, int(instance_id)
+        self.image: QImage | None = None
+        box = instance_boxes(layer).box(self.instance_id)  # conservative: holds the whole cell
+        self.rect: tuple[int, int, int, int] = tuple(int(v) for v in box) if box is not None else (0, 0, 0, 0)
+        self.update()
+
+    def update(self, changed: tuple[int, int, int, int] | None = None) -> bool:
+        """Follow an edit of `changed` (y0, x0, y1, x1): the cell lies within its old rect and
+        the edited one. False when the cell is gone."""
+        y0, x0, y1, x1 = self.rect
+        if changed is not None:
+            y0, x0 = min(y0, int(changed[0])), min(x0, int(changed[1]))
+            y1, x1 = max(y1, int(changed[2])), max(x1, int(changed[3]))
+        mask = self.layer.data[y0:y1, x0:x1] == self.instance_id
+        rows, columns = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        if not rows.size:
+            self.image = None
+            return False
+        mask = mask[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+        self.rect = (y0 + int(rows[0]), x0 + int(columns[0]), y0 + int(rows[-1]) + 1, x0 + int(columns[-1]) + 1)
+        pixels = np.where(boundaries(np.pad(mask, 1).astype(np.uint8)), np.uint32(MARK_EDGE), np.uint32(0))
+        self._pixels = np.ascontiguousarray(pixels)
+        height, width = self._pixels.shape
+        self.image = QImage(self._pixels.data, width, height, self._pixels.strides[0],
+                            QImage.Format.Format_ARGB32_Premultiplied)
+        return True
+
+    def frame(self, canvas: "Canvas") -> QRectF:
+        return canvas.image_rect_to_widget(self.rect).adjusted(-MARK_PAD, -MARK_PAD, MARK_PAD, MARK_PAD)
+
+    def bounds(self, canvas: "Canvas") -> QRect:
+        return self.frame(canvas).toAlignedRect().adjusted(-3, -3, 3, 3)
+
+    def draw(self, painter: QPainter, canvas: "Canvas") -> None:
+        if self.image is None:
+            return
+        painter.drawImage(canvas.image_rect_to_widget(self.rect), self.image)
+        pen = QPen(MARK_COLOR, 2.0)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(self.frame(canvas))
 
 
 class VectorIndex:

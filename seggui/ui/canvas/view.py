@@ -64,6 +64,7 @@ class Canvas(QWidget):
         self._pan_from: QPointF | None = None
         self._space_down = False
         self._highlight: overlay.Highlight | None = None
+        self._marked: overlay.MarkedCell | None = None  # the Review queue's selected cell
         self._preview_bounds = QRect()
         document.layer_added.connect(self._on_structure_changed)
         document.layer_removed.connect(self._on_structure_changed)
@@ -100,6 +101,7 @@ class Canvas(QWidget):
         self.controller.cancel()
         self._entry = entry
         self._proposal, self._proposal_tiles = None, None
+        self._marked = None
         self._rebuild_sources()
         labels = entry.label_layers if entry is not None else []
         self.set_active_layer(labels[0] if labels else None)
@@ -191,6 +193,9 @@ class Canvas(QWidget):
         self._connections.clear()
         self._sources, self._palettes, self._vector_indices = {}, {}, {}
         self._set_highlight(None)
+        if self._marked is not None and (self._entry is None or all(self._marked.layer is not l
+                                                                     for l in self._entry.layers)):
+            self._marked = None  # its layer was removed
         if self._entry is None:
             self.update()
             return
@@ -237,6 +242,24 @@ class Canvas(QWidget):
             self._sources[layer_id][1].invalidate()
         self.update()
 
+    @property
+    def marked_cell(self) -> tuple[LabelLayer, int] | None:
+        """(layer, cell id) framed in yellow, or None."""
+        return (self._marked.layer, self._marked.instance_id) if self._marked is not None else None
+
+    def mark_cell(self, layer: LabelLayer | None, cell: int | None) -> None:
+        """Frame one cell of a layer of the image on screen in yellow (the Review queue's
+        selection), following its edits; None clears it. A cell that is not there marks nothing."""
+        if self._marked is not None:
+            self.update(self._marked.bounds(self))
+        self._marked = None
+        if layer is None or not cell or self._entry is None or all(layer is not l for l in self._entry.layers):
+            return
+        marked = overlay.MarkedCell(layer, cell)
+        if marked.image is not None:
+            self._marked = marked
+            self.update(marked.bounds(self))
+
     def _on_instances_changed(self, layer: LabelLayer) -> None:
         if layer.color_by_class or self._by_confidence:
             self._palettes[layer.id].invalidate()
@@ -251,6 +274,12 @@ class Canvas(QWidget):
         self._sources[layer.id][1].update_rect(rect)
         if self._highlight is not None and self._highlight.layer is layer and self._highlight.intersects(rect):
             self._set_highlight(None)
+        if self._marked is not None and self._marked.layer is layer:  # it may have grown, shrunk or gone
+            self.update(self._marked.bounds(self))
+            if self._marked.update(rect):
+                self.update(self._marked.bounds(self))
+            else:
+                self._marked = None
         if layer.visible:
             self.update(self._dirty_widget_rect(rect))
 
@@ -319,6 +348,8 @@ class Canvas(QWidget):
     def _paint_overlay(self, painter: QPainter, exposed: QRect) -> None:
         if self._highlight is not None and self._highlight.layer.visible:
             self._highlight.draw(painter, self)
+        if self._marked is not None and self._marked.layer.visible:
+            self._marked.draw(painter, self)
         image_rect = QRectF(self.widget_to_image(QPointF(exposed.topLeft())),
                             self.widget_to_image(QPointF(exposed.bottomRight()) + QPointF(1, 1)))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
