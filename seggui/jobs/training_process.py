@@ -65,9 +65,13 @@ class TrainingProcess(QObject):
     log = Signal(str)  # one line of stderr (or of stdout that is not JSON)
     finished = Signal(str, str)  # outcome (done, cancelled, failed), message
 
-    def __init__(self, parent: QObject | None = None, grace_ms: int = DEFAULT_GRACE_MS):
+    def __init__(self, parent: QObject | None = None, grace_ms: int = DEFAULT_GRACE_MS,
+                 program: list[str] | None = None):
+        """`program`: what runs before the arguments; `python -m seggui` unless a test gives a
+        stand-in child."""
         super().__init__(parent)
         self.grace_ms = grace_ms
+        self.program = list(program) if program is not None else [sys.executable, "-m", "seggui"]
         self.arguments: list[str] = []
         self.outcome: str | None = None
         self.message = ""
@@ -93,7 +97,7 @@ class TrainingProcess(QObject):
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "seggui", *self.arguments]
+        return [*self.program, *self.arguments]
 
     def start(self, arguments: list[str], working_directory: str | Path | None = None) -> None:
         if self.is_running or self.outcome is not None:
@@ -108,7 +112,7 @@ class TrainingProcess(QObject):
         self._process.setProcessEnvironment(environment)
         if working_directory is not None:
             self._process.setWorkingDirectory(str(working_directory))
-        self._process.start(sys.executable, ["-m", "seggui", *self.arguments])
+        self._process.start(self.program[0], [*self.program[1:], *self.arguments])
         self.started.emit()
 
     def cancel(self) -> None:
@@ -179,7 +183,7 @@ class TrainingProcess(QObject):
     def _on_error(self, error: QProcess.ProcessError) -> None:
         # Only a failure to start never reaches `finished`; crashes are handled there.
         if error == QProcess.ProcessError.FailedToStart:
-            self._finish("failed", f"could not start {sys.executable}: {self._process.errorString()}")
+            self._finish("failed", f"could not start {self.program[0]}: {self._process.errorString()}")
 
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         self._kill_timer.stop()

@@ -121,12 +121,12 @@ def test_cancel_ends_cancelled_keeping_a_loadable_checkpoint(qtbot, tmp_path):
 
 
 def test_cancel_kills_a_child_that_ignores_sigterm(qtbot, tmp_path):
-    process = TrainingProcess(grace_ms=200)
     # `python -m seggui` with a subcommand that never returns and ignores SIGTERM is hard to
     # arrange; a stand-in child shows the same: terminate, wait the grace period, kill.
-    process.arguments = []
-    process._process.start(sys.executable, ["-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                                             "print('ready', flush=True); time.sleep(60)"])
+    process = TrainingProcess(grace_ms=200, program=[
+        sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"])
+    process.start([])
     qtbot.waitUntil(lambda: bool(process.log_lines) and process.log_lines[-1] == "ready", timeout=20_000)
     with qtbot.waitSignal(process.finished, timeout=20_000):
         process.cancel()
