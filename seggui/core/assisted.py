@@ -1,11 +1,10 @@
-"""Assisted edits: split a cell at clicked seeds, add a cell at a click or in a box.
+"""Assisted edits: split a cell at clicked seeds, add a cell at a click.
 Qt-free, torch-free.
 
     split_instance_command(layer, instance_id, points)  # one undo step, not applied yet
     add_cell_mask(image, x, y, labels, probability=None)  # -> (rect, mask) or None
-    box_cell_mask(image, rect, labels, probability=None)  # -> (rect, mask) or None
 
-They are used by the `split`, `add_cell` and `box_cell` tools of `seggui.core.tools` and work
+(a box around a cell: seggui.core.box_cell). They are used by the `split`, `add_cell` and `box_cell` tools of `seggui.core.tools` and work
 on a window around the cell, the click or the box, so their cost follows the cell, not the image.
 """
 
@@ -41,7 +40,7 @@ def split_mask(mask: np.ndarray, seeds: list[tuple[int, int]], image: np.ndarray
     distance = ndimage.distance_transform_edt(mask)
     landscape = distance / max(1.0, float(distance.max()))
     if image is not None:
-        grey = ndimage.gaussian_filter(_grey(image), 1.0)
+        grey = ndimage.gaussian_filter(grey_image(image), 1.0)
         inside = grey[mask]
         ring = ndimage.binary_dilation(mask, iterations=2) & ~mask
         if inside.size and float(inside.max() - inside.min()) > 0:
@@ -241,7 +240,7 @@ def _trimmed_parts(parts: np.ndarray, seeds: list[tuple[int, int]], image: np.nd
     height, width = labels.shape
     py0, px0 = max(0, y0 - TRIM_MARGIN), max(0, x0 - TRIM_MARGIN)
     py1, px1 = min(height, y1 + TRIM_MARGIN), min(width, x1 + TRIM_MARGIN)
-    grey = _grey(image[py0:py1, px0:px1])
+    grey = grey_image(image[py0:py1, px0:px1])
     inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
     mask = np.zeros(grey.shape, bool)
     mask[inner] = parts > 0
@@ -270,7 +269,8 @@ def _window(shape: tuple[int, int], x: int, y: int, half: int) -> Rect:
     return max(0, y - half), max(0, x - half), min(height, y + half + 1), min(width, x + half + 1)
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
+def grey_image(image: np.ndarray) -> np.ndarray:
+    """float32 grey levels of an image (the mean of its first three channels when it has them)."""
     array = np.asarray(image)
     if array.ndim == 3:
         channels = array[..., :3] if array.shape[2] >= 3 else array
@@ -381,7 +381,7 @@ def add_cell_mask(image: np.ndarray, x: float, y: float, labels: np.ndarray,
         free = labels[y0:y1, x0:x1] == 0
         window_probability = None if probability is None else np.asarray(probability)[y0:y1, x0:x1]
         # Only the window is made grey: its cost follows the cell, not the image.
-        mask = _cell_in_window(_grey(image[y0:y1, x0:x1]), free, row - y0, col - x0, window_probability)
+        mask = _cell_in_window(grey_image(image[y0:y1, x0:x1]), free, row - y0, col - x0, window_probability)
         if mask is None:
             return None
         touches = ((mask[0].any() and y0 > 0) or (mask[-1].any() and y1 < height)
@@ -397,98 +397,8 @@ def add_cell_mask(image: np.ndarray, x: float, y: float, labels: np.ndarray,
     return (y0 + r0, x0 + c0, y0 + r1, x0 + c1), mask[r0:r1, c0:c1]
 
 
-BOX_MARGIN = 8  # px of context around a box for GrabCut's background model
-BOX_FULL = 0.9  # a "cell" filling more of its box than this is the background the box was drawn over
-
-
-def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
-                  probability: np.ndarray | None = None) -> tuple[Rect, np.ndarray] | None:
-    """The mask of the cell a person boxed: (rect, boolean mask over rect) or None.
-
-    With a model's foreground `probability`: the largest region inside the box at a relaxed
-    threshold (half the box's peak, at most 0.5). Otherwise (or where the map holds nothing
-    there) Otsu's threshold of the box and its surroundings, the cell being the class that is
-    the minority around it; where that finds nothing, OpenCV's GrabCut initialised with the
-    box. A box drawn over background (the "cell" would fill it) adds nothing. Only unlabelled pixels are taken; holes are filled.
-    (On the DSB2018 nuclei a model missed, the window threshold recovers 16 of 36, GrabCut 11.)
-    """
-    height, width = labels.shape
-    y0, x0, y1, x1 = (max(0, int(rect[0])), max(0, int(rect[1])), min(height, int(rect[2])), min(width, int(rect[3])))
-    if y1 - y0 < 3 or x1 - x0 < 3:
-        return None
-    free = labels[y0:y1, x0:x1] == 0
-    if free.sum() < MIN_CELL:
-        return None
-    image = np.asarray(image)
-    if image.shape[:2] != labels.shape:
-        raise ValueError(f"image shape {image.shape[:2]} differs from label shape {labels.shape}")
-    mask = None
-    if probability is not None:
-        window = np.asarray(probability, dtype=np.float32)[y0:y1, x0:x1]
-        peak = float(window.max()) if window.size else 0.0
-        if peak >= 0.1:
-            mask = _largest((window >= min(0.5, 0.5 * peak)) & free)
-    context = (max(0, y0 - BOX_MARGIN), max(0, x0 - BOX_MARGIN), min(height, y1 + BOX_MARGIN), min(width, x1 + BOX_MARGIN))
-    if mask is None or mask.sum() < MIN_CELL:
-        mask = _threshold_in_box(image, labels, (y0, x0, y1, x1))
-    if mask is None or mask.sum() < MIN_CELL:
-        mask = _grabcut_in_box(image, (y0, x0, y1, x1), context)
-        mask = None if mask is None else _largest(mask & free)
-    if mask is None or mask.sum() < MIN_CELL:
-        return None
-    mask = ndimage.binary_fill_holes(mask) & free
-    rows, cols = np.nonzero(mask)
-    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    return (y0 + r0, x0 + c0, y0 + r1, x0 + c1), mask[r0:r1, c0:c1]
-
-
-def _threshold_in_box(image: np.ndarray, labels: np.ndarray, box: Rect) -> np.ndarray | None:
-    """Otsu over the box's surroundings (unlabelled pixels, up to a box size each side); the
-    cell is whichever class (bright or dark) is the minority there, since background is most
-    of any neighbourhood. A mask over the box, or None: also when the cell class fills nearly
-    the whole box, which is a box drawn over background, not around a cell."""
-    y0, x0, y1, x1 = box
-    height, width = labels.shape
-    reach_y, reach_x = max(BOX_MARGIN, y1 - y0), max(BOX_MARGIN, x1 - x0)
-    cy0, cx0 = max(0, y0 - reach_y), max(0, x0 - reach_x)
-    cy1, cx1 = min(height, y1 + reach_y), min(width, x1 + reach_x)
-    grey = ndimage.gaussian_filter(_grey(image[cy0:cy1, cx0:cx1]), 0.7)
-    free = labels[cy0:cy1, cx0:cx1] == 0
-    values = grey[free]
-    if values.size < 2 * MIN_CELL or float(values.max() - values.min()) <= 0:
-        return None
-    inside = np.zeros(grey.shape, bool)
-    inside[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = True
-    bright = grey > threshold_otsu(values)
-    cell = bright if float(bright[free].mean()) <= 0.5 else ~bright
-    found = _largest(cell & free & inside)
-    if found is None:
-        return None
-    found = found[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
-    return None if found.mean() > BOX_FULL else found
-
-
-def _grabcut_in_box(image: np.ndarray, box: Rect, context: Rect) -> np.ndarray | None:
-    """GrabCut's foreground inside the box (the margin teaches it the background)."""
-    import cv2
-
-    y0, x0, y1, x1 = box
-    cy0, cx0, cy1, cx1 = context
-    grey = _grey(image[cy0:cy1, cx0:cx1])
-    low, high = np.percentile(grey, [1, 99])
-    scaled = np.clip((grey - low) / max(1e-6, high - low) * 255, 0, 255).astype(np.uint8)
-    cut = np.zeros(grey.shape, np.uint8)
-    background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    try:
-        cv2.grabCut(cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR), cut, (x0 - cx0, y0 - cy0, x1 - x0, y1 - y0),
-                    background, foreground, 3, cv2.GC_INIT_WITH_RECT)
-    except cv2.error:
-        return None
-    found = np.isin(cut, (cv2.GC_FGD, cv2.GC_PR_FGD))[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
-    return found if found.any() and found.mean() <= BOX_FULL else None
-
-
-def _largest(mask: np.ndarray) -> np.ndarray | None:
+def largest_component(mask: np.ndarray) -> np.ndarray | None:
+    """The largest 4-connected region of a boolean mask (None when it is empty)."""
     components, count = ndimage.label(mask)
     if count == 0:
         return None

@@ -398,7 +398,7 @@ def test_box_cell_finds_the_cell_in_a_drawn_box_in_one_undo_step(dark):
 
 
 def test_box_cell_prefers_the_model_map_and_refuses_a_tiny_box():
-    from seggui.core.assisted import box_cell_mask
+    from seggui.core.box_cell import box_cell_mask
 
     yy, xx = np.mgrid[:80, :80]
     cell = (yy - 40) ** 2 + (xx - 40) ** 2 <= 8 ** 2
