@@ -110,11 +110,11 @@ class ReviewQueue(QWidget):
                                           "Mark the selected cell verified (again: not verified)")
         self.delete_action = self._action("Delete cell", DELETE_KEY, self.delete_selected,
                                           "Delete the selected cell (one undo step)")
-        # View > Colour outlines by confidence (no key): red-to-green by score, white without one.
+        # View > Colour outlines by confidence (no key): red-to-green by score, blue without one.
         self.confidence_colours = QAction("Colour outlines by &confidence", window)
         self.confidence_colours.setCheckable(True)
         self.confidence_colours.setStatusTip("Colour cells red (doubtful) to green (confident) by the model's "
-                                             "score; white: no score")
+                                             "score; blue: no score, such as a cell a person drew")
         self.confidence_colours.toggled.connect(lambda checked: self._apply_colouring())
         view_menu = window.menu_actions.view_menu
         view_menu.insertAction(view_menu.actions()[2] if len(view_menu.actions()) > 2 else None,

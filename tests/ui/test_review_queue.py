@@ -148,7 +148,7 @@ def test_queue_follows_the_image_on_screen(setup):
 
 
 def test_colour_outlines_by_confidence_paints_doubtful_cells_red(setup):
-    from seggui.ui.canvas.render import confidence_colors
+    from seggui.ui.canvas.render import UNSCORED_COLOR, confidence_colors
 
     window, _, queue = setup
     layer = accept_scored(window, {1: 0.9, 2: 0.1})
@@ -164,8 +164,8 @@ def test_colour_outlines_by_confidence_paints_doubtful_cells_red(setup):
 
     doubtful, confident, unscored = colour(50, 15), colour(10, 10), colour(35, 45)  # cells 2 (0.1), 1 (0.9), 3
     assert doubtful.red() > confident.red() and confident.green() > doubtful.green()
-    assert (unscored.red(), unscored.green(), unscored.blue()) == (255, 255, 255)  # no score: white
-    assert list(confidence_colors(np.array([0, 5]), {}) & 0xFFFFFF) == [0xFFFFFF, 0xFFFFFF]
+    assert (unscored.red(), unscored.green(), unscored.blue()) == UNSCORED_COLOR  # no score: blue
+    assert list(confidence_colors(np.array([0, 5]), {}) & 0xFFFFFF) == [0x5AA0FF, 0x5AA0FF]
     queue.confidence_colours.setChecked(False)
     assert not window.canvas.color_by_confidence
 

@@ -117,12 +117,14 @@ def instance_colors(ids: np.ndarray) -> np.ndarray:
     return pack_rgb(np.round(rgb * 255.0).astype(np.uint8))
 
 
-UNSCORED_COLOR = (255, 255, 255)  # cells without a model score, when colouring by confidence
+# Cells without a model score (a person drew them), when colouring by confidence: blue, off the
+# red-to-green ramp and visible on bright nuclei, where white fills vanished.
+UNSCORED_COLOR = (90, 160, 255)
 
 
 def confidence_colors(ids: np.ndarray, info: dict) -> np.ndarray:
     """Packed colours for `ids` on a red (score 0) - yellow (0.5) - green (1) ramp by
-    `info[id]["score"]`; white for cells without a score."""
+    `info[id]["score"]`; UNSCORED_COLOR (blue) for cells without a score."""
     ids = np.asarray(ids)
     scores = np.full(ids.shape, np.nan)
     scored = {k: v["score"] for k, v in info.items() if isinstance(v.get("score"), (int, float))}

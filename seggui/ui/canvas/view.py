@@ -234,7 +234,7 @@ class Canvas(QWidget):
         return self._by_confidence
 
     def set_color_by_confidence(self, on: bool) -> None:
-        """Colour cells red-to-green by instance_info[id]["score"] (white: no score), or as usual."""
+        """Colour cells red-to-green by instance_info[id]["score"] (blue: no score), or as usual."""
         self._by_confidence = bool(on)
         for layer_id, palette in self._palettes.items():
             palette.by_confidence = self._by_confidence
