@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from seggui.core.training_set import TrainingMaterial, training_material
 from seggui.core import records
+from seggui.core.running_job import RunningJob
+from seggui.core.training_set import TrainingMaterial, training_material
 from seggui.jobs.training_process import TrainingProcess, train_arguments
 from seggui.ui import model_catalogue as catalogue
 from seggui.ui.training_plot import TrainingPlot
@@ -50,7 +51,7 @@ class TrainingDock(QWidget):
         self.data_arguments = data_arguments
         self.extra_arguments = list(extra_arguments)
         self.process: TrainingProcess | None = None
-        self._run: dict | None = None  # project, job id, name, out folder, start time of the running job
+        self._run: RunningJob | None = None  # the running job: its project, record, version name, out folder
         self._bases: list = []
         self._document = None
         self._build()
@@ -140,6 +141,11 @@ class TrainingDock(QWidget):
         return self.window.project
 
     @property
+    def bases(self) -> list:
+        """The base models listed in the combo (before "None: train from scratch")."""
+        return list(self._bases)
+
+    @property
     def is_running(self) -> bool:
         return self.process is not None and self.process.outcome is None
 
@@ -214,7 +220,8 @@ class TrainingDock(QWidget):
         if self.is_running or project is None or self.material().empty:
             return False
         # The child reads reviewed images and masks from disk: they must be saved first.
-        autosave = getattr(self.window, "autosave", None)
+        # MainWindow.autosave is None while no project (or no document) is open.
+        autosave = self.window.autosave
         if autosave is not None and not autosave.save_blocking():
             self.status_label.setText("Cannot start: the project could not be saved. Fix that first.")
             return False
@@ -241,8 +248,7 @@ class TrainingDock(QWidget):
         self.process.event.connect(self._on_event)
         self.process.log.connect(self.log_view.appendPlainText)
         self.process.finished.connect(self._on_finished)
-        job_id = records.start_job(project.connection, "training", self.process.command[1:])
-        self._run = {"project": project, "job": job_id, "name": name, "out": out, "started": time.monotonic()}
+        self._run = RunningJob.start(project, "training", self.process.command[1:], name=name, out=out)
         self.plot.clear()
         self.log_view.clear()
         self.log_view.appendPlainText(" ".join(["seggui", *arguments[0:]]))
@@ -260,7 +266,7 @@ class TrainingDock(QWidget):
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "start":
-            self._run["started"] = time.monotonic()
+            self._run.started = time.monotonic()  # the child's start: the ETA counts from here
             if event.get("validation_measured") is False:
                 validating = (f"picking the best epoch on {event.get('val_images')} of them; comparison "
                               f"with the base not measured: {event.get('validation_note')}")
@@ -272,7 +278,7 @@ class TrainingDock(QWidget):
             self.log_view.appendPlainText(self.status_label.text())
         elif kind == "epoch":
             self.plot.add_epoch(event)
-            elapsed = time.monotonic() - self._run["started"]
+            elapsed = time.monotonic() - self._run.started
             remaining = float(event.get("eta_s") or 0.0)
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(int(1000 * elapsed / max(1e-6, elapsed + remaining)))
@@ -285,7 +291,7 @@ class TrainingDock(QWidget):
     def _on_finished(self, outcome: str, message: str) -> None:
         run, process = self._run, self.process
         self._run = None
-        project = run["project"]
+        project = run.project
         same_project = project is self.project  # a closed project's catalogue cannot be written
         result = None
         text = f"{OUTCOME_TEXT[outcome]}: {message}"
@@ -293,21 +299,20 @@ class TrainingDock(QWidget):
             try:
                 from seggui.ml.cards import read_card
 
-                card = read_card(run["out"] / "card.json")
-                relative = f"{catalogue.MODELS_FOLDER}/{run['name']}"
-                version = records.add_model_version(project.connection, run["name"], relative, card)
-                result = {"version": run["name"], "validation": card.get("validation")}
+                card = read_card(run.out / "card.json")
+                relative = f"{catalogue.MODELS_FOLDER}/{run.name}"
+                version = records.add_model_version(project.connection, run.name, relative, card)
+                result = {"version": run.name, "validation": card.get("validation")}
                 metrics = html.unescape(catalogue.metrics_text(card).split("<br>")[0])
                 advice, result["activated"] = self._activate_if_better(project, version, card)
-                text = f"Finished: new version {run['name']}. {metrics}\n{advice}"
+                text = f"Finished: new version {run.name}. {metrics}\n{advice}"
             except Exception as error:  # noqa: BLE001 - a broken output is a failed job, not a crash
                 outcome, text = "failed", f"Failed: the trained model could not be read ({error})"
         elif outcome == "cancelled":
             text = f"Cancelled; no new version was added. The active model is unchanged. ({message})"
         elif outcome == "failed":
             text = f"Failed; no new version was added. The active model is unchanged.\n{message}"
-        if same_project:
-            records.finish_job(project.connection, run["job"], outcome, result, process.log_tail(30))
+        run.finish(self.project, outcome, result, process.log_tail(30))
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1 if outcome == "done" else 0)
         self.status_label.setText(text)
@@ -315,9 +320,9 @@ class TrainingDock(QWidget):
         self._update_enabled()
         if result is not None:
             self.refresh_models()
-            self.version_added.emit(str(run["out"]))
+            self.version_added.emit(str(run.out))
             if result.get("activated"):
-                self.version_activated.emit(str(run["out"]))
+                self.version_activated.emit(str(run.out))
         self.job_finished.emit(outcome, text)
 
     def _activate_if_better(self, project, version, card) -> tuple[str, bool]:

@@ -140,7 +140,7 @@ def test_a_day_in_the_lab(qtbot, tmp_path, monkeypatch):
     assert not new_before & {e.id for e in painted}
     assert "left alone" in panel.batch_plan()
     qtbot.mouseClick(panel.batch_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._job is None, timeout=PREDICT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not panel.running, timeout=PREDICT_TIMEOUT_MS)
     for entry in painted:
         assert np.array_equal(entry.label_layers[0].data, strokes[entry.id][-1]), entry.name
         assert entry.status == "edited"
@@ -178,7 +178,7 @@ def test_a_day_in_the_lab(qtbot, tmp_path, monkeypatch):
     if target is not None:
         show_image(window, qtbot, target)
         qtbot.mouseClick(panel.predict_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: panel._job is None, timeout=PREDICT_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not panel.running, timeout=PREDICT_TIMEOUT_MS)
         qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
         assert target.status == "predicted" and target.status_model == "nuclei"
 

@@ -61,7 +61,7 @@ def show_image(window, qtbot, entry):
 
 
 def select_model(panel, name):
-    index = next(i for i, m in enumerate(panel._models) if m.name == name)
+    index = next(i for i, m in enumerate(panel.models) if m.name == name)
     panel.model_combo.setCurrentIndex(index)
     assert panel.selected_model().name == name and panel.selected_model().available
 
@@ -71,14 +71,14 @@ def presegment_and_accept(window, qtbot):
     panel = window.model_panel
     assert panel.predict_button.isEnabled()
     qtbot.mouseClick(panel.predict_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._job is None, timeout=PREDICT_TIMEOUT_MS)
-    assert panel._proposal is not None, panel.progress_label.text()
-    proposal = panel._proposal[1].copy()
+    qtbot.waitUntil(lambda: not panel.running, timeout=PREDICT_TIMEOUT_MS)
+    assert panel.proposal is not None, panel.progress_label.text()
+    proposal = panel.proposal.labels.copy()
     assert proposal.shape == window.current_image().image_layer.shape[:2]
     assert "proposed by" in panel.proposal_label.text()
     assert panel.accept_button.isEnabled()
     qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
-    assert panel._proposal is None
+    assert panel.proposal is None
     return proposal
 
 

@@ -120,7 +120,7 @@ def test_presegmentation_uses_the_active_version_and_names_it(window, project_wi
     assert digests[entry.id] == [validation_set.labels_digest(entry.label_layers[0].data)]
 
     panel.predict_new_images()
-    qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
     assert references[-1] == v1_folder
     assert {e.status_model for e in window.document.images} == {"v1"}
 
@@ -199,7 +199,7 @@ def test_make_active_if_better_activates_only_on_a_real_measured_gain(window, pr
         assert [v.name for v in records.model_versions(window.project.connection) if v.active] == ["v1"]
         assert_shows_active(window, "v1")
     # The unmeasured version says so, and never "scores lower".
-    unmeasured = window.panel._models[-1]
+    unmeasured = window.panel.models[-1]
     select(window.panel, unmeasured.name)
     assert "not measured" in window.panel.details.text() and "lower" not in window.panel.details.text()
     select(window.panel, "v1")

@@ -56,22 +56,22 @@ def setup(qtbot, tmp_path):
 
 
 def select(panel, name: str) -> None:
-    names = [m.name for m in panel._models]
+    names = [m.name for m in panel.models]
     panel.model_combo.setCurrentIndex(names.index(name))
 
 
 def predict_current(qtbot, panel) -> None:
     qtbot.mouseClick(panel.predict_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._job is None and panel._proposal is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: not panel.running and panel.proposal is not None, timeout=20_000)
 
 
 def test_lists_models_with_details_and_unavailable_reasons(setup):
     window, panel = setup
-    names = [m.name for m in panel._models]
+    names = [m.name for m in panel.models]
     assert "classic" in names
     select(panel, "classic")
     assert "No weights needed" in panel.details.text()
-    unavailable = [i for i, m in enumerate(panel._models) if not m.available]
+    unavailable = [i for i, m in enumerate(panel.models) if not m.available]
     if unavailable:  # torchvision architectures without their weights file say where to put it
         panel.model_combo.setCurrentIndex(unavailable[0])
         assert "Unavailable" in panel.details.text() and "put" in panel.details.text()
@@ -87,7 +87,7 @@ def test_presegment_shows_proposal_accept_is_one_undo_step(setup, qtbot):
     before = layer.data.copy()
     steps = len(window.document.undo_stack)
     predict_current(qtbot, panel)
-    assert window.canvas._proposal is not None  # drawn over the image
+    assert window.canvas.proposal is not None  # drawn over the image
     assert "3 objects" in panel.proposal_label.text()
     assert layer.data.max() == 0  # nothing changes before Accept
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REPLACE))
@@ -95,7 +95,7 @@ def test_presegment_shows_proposal_accept_is_one_undo_step(setup, qtbot):
     assert len(np.unique(layer.data)) == 4
     assert entry.status == "predicted" and entry.status_model == "classic"
     assert len(window.document.undo_stack) == steps + 1
-    assert window.canvas._proposal is None
+    assert window.canvas.proposal is None
     window.document.undo_stack.undo()
     assert np.array_equal(layer.data, before)
     assert entry.status == "new" and entry.status_model is None
@@ -123,7 +123,7 @@ def test_switching_image_discards_the_proposal(setup, qtbot):
     select(panel, "classic")
     predict_current(qtbot, panel)
     window.menu_actions.next_image.trigger()
-    assert panel._proposal is None and not panel.accept_button.isEnabled()
+    assert panel.proposal is None and not panel.accept_button.isEnabled()
 
 
 def test_batch_applies_each_new_image_and_reports_failures(setup, qtbot):
@@ -136,7 +136,7 @@ def test_batch_applies_each_new_image_and_reports_failures(setup, qtbot):
     steps = [len(document.undo_stack.for_image(e)) for e in document.images]
     assert panel.batch_button.isEnabled() and "(3)" in panel.batch_button.text()
     qtbot.mouseClick(panel.batch_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
     assert [e.status for e in document.images] == ["predicted", "predicted", "new"]
     # one step in each image's own history
     assert [len(document.undo_stack.for_image(e)) for e in document.images] == [steps[0] + 1, steps[1] + 1, steps[2]]
@@ -154,7 +154,7 @@ def test_cancel_stops_without_changing_images(setup, qtbot):
     panel.predict_new_images()
     assert panel.cancel_button.isEnabled() and not panel.batch_button.isEnabled()
     panel.cancel()
-    qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
     assert all(e.status == "new" for e in window.document.images)
     assert "cancelled" in panel.progress_label.text()
     assert panel.batch_button.isEnabled()
@@ -270,7 +270,7 @@ def test_batch_never_replaces_what_a_person_painted_and_says_so_before_it_starts
     assert "1 edited or reviewed image(s) are left alone" in plan
     assert panel.batch_button.statusTip() == plan and "(2)" in panel.batch_button.text()
     qtbot.mouseClick(panel.batch_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel._job is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
     assert np.array_equal(painted.label_layers[0].data, painted_before) and painted.status == "edited"
     after = imported.label_layers[0].data
     assert np.array_equal(after[imported_before > 0], imported_before[imported_before > 0])  # kept exactly

@@ -49,7 +49,7 @@ def test_real_job_adds_a_version_then_a_cancelled_job_adds_none(setup, qtbot, tm
     window.document.set_status(window.document.images[0], "reviewed")
     dock.minutes_spin.setValue(0.1)
     dock.crop_spin.setValue(32)
-    if any(m.name == "nuclei" for m in dock._bases):  # the bundled model is the default base
+    if any(m.name == "nuclei" for m in dock.bases):  # the bundled model is the default base
         assert dock.base_combo.currentData() == "nuclei"
     dock.base_combo.setCurrentIndex(dock.base_combo.findData(""))  # tiny from scratch: fast
     events = []

@@ -85,6 +85,11 @@ class Canvas(QWidget):
         return self.controller.layer
 
     @property
+    def proposal(self) -> np.ndarray | None:
+        """The model proposal drawn over the image (set_proposal), or None."""
+        return self._proposal
+
+    @property
     def zoom(self) -> float:
         return self._zoom
 
