@@ -67,6 +67,11 @@ def record_accepted_proposal(connection, image_id: str, labels: np.ndarray) -> N
     _write(connection, {PROPOSALS_KEY: proposals})
 
 
+def accepted_proposals(connection) -> dict[str, list[str]]:
+    """Image id -> digests of the labels accepted from a model (the newest last)."""
+    return _read(connection, PROPOSALS_KEY, {})
+
+
 def record_in_project(folder: str | Path, image_id: str, labels: np.ndarray) -> None:
     """record_accepted_proposal through a connection of its own: the GUI records on its thread
     while an autosave may be writing through the project's connection on a worker; SQLite's

@@ -116,7 +116,7 @@ def test_presegmentation_uses_the_active_version_and_names_it(window, project_wi
     entry = window.current_image()
     # The version's name as listed, not its card's: the status names the model that proposed it.
     assert entry.status == "predicted" and entry.status_model == "v1"
-    digests = validation_set._read(window.project.connection, validation_set.PROPOSALS_KEY, {})
+    digests = validation_set.accepted_proposals(window.project.connection)
     assert digests[entry.id] == [validation_set.labels_digest(entry.label_layers[0].data)]
 
     panel.predict_new_images()
