@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
+from seggui.core.errors import SegguiError
 from seggui.ui import model_catalogue as catalogue
+from seggui.ui.dialogs import show_error
 
 
 class ModelChooser(QWidget):
@@ -192,8 +194,6 @@ class ModelChooser(QWidget):
         """Make a version the project's active model (None: none; the bundled model is used)."""
         if self.project is None:
             return
-        from seggui.core.errors import SegguiError
-        from seggui.ui.dialogs import show_error
 
         try:
             catalogue.activate_version(self.project, version_id)
@@ -213,13 +213,9 @@ class ModelChooser(QWidget):
         if info is None:
             return False
         if file is None:
-            from PySide6.QtWidgets import QFileDialog
-
             file, _ = QFileDialog.getOpenFileName(self, f"Weights for {info.name}", "", "PyTorch weights (*.pth *.pt)")
             if not file:
                 return False
-        from seggui.core.errors import SegguiError
-        from seggui.ui.dialogs import show_error
 
         try:
             catalogue.install_torchvision_weights(info.kind, file)
@@ -234,13 +230,9 @@ class ModelChooser(QWidget):
         if self.project is None:
             return False
         if folder is None:
-            from PySide6.QtWidgets import QFileDialog
-
             folder = QFileDialog.getExistingDirectory(self, "Add a trained model folder")
             if not folder:
                 return False
-        from seggui.core.errors import SegguiError
-        from seggui.ui.dialogs import show_error
 
         try:
             catalogue.import_model_folder(self.project, folder)

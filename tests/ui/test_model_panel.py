@@ -208,7 +208,7 @@ def test_add_model_folder_trained_elsewhere_becomes_a_version(setup, tmp_path, m
     assert len(set(names)) == 2
 
     shown = []
-    monkeypatch.setattr("seggui.ui.dialogs.show_error", lambda parent, title, error, *a: shown.append(str(error)))
+    monkeypatch.setattr("seggui.ui.model_chooser.show_error", lambda parent, title, error, *a: shown.append(str(error)))
     broken = tmp_path / "broken_model"
     broken.mkdir()
     (broken / "card.json").write_text("{not json")
@@ -229,7 +229,7 @@ def test_choose_weights_file_makes_an_unavailable_torchvision_model_usable(setup
     select(panel, "deeplabv3_mobilenet_v3_large")
     assert not panel.selected_model().available and panel.weights_button.isVisibleTo(panel)
     shown = []
-    monkeypatch.setattr("seggui.ui.dialogs.show_error", lambda parent, title, error, *a: shown.append(str(error)))
+    monkeypatch.setattr("seggui.ui.model_chooser.show_error", lambda parent, title, error, *a: shown.append(str(error)))
     wrong = tmp_path / "not_deeplab.pth"
     torch.save({"weight": torch.zeros(3)}, wrong)
     assert not panel.choose_weights_file(str(wrong))  # does not fit the architecture: refused
