@@ -65,6 +65,16 @@ class MarkedCell:
         self.rect: tuple[int, int, int, int] = tuple(int(v) for v in box) if box is not None else (0, 0, 0, 0)
         self.update()
 
+    def touched_by(self, changed: tuple[int, int, int, int]) -> bool:
+        """Whether an edit of `changed` (y0, x0, y1, x1) can have changed the cell: it overlaps
+        the cell's rect or holds the cell's id. A stroke elsewhere costs only its own pixels
+        (it runs on every mouse move)."""
+        y0, x0, y1, x1 = self.rect
+        c0, c1, c2, c3 = (int(v) for v in changed)
+        if not (c2 <= y0 or c0 >= y1 or c3 <= x0 or c1 >= x1):
+            return True
+        return bool((self.layer.data[c0:c2, c1:c3] == self.instance_id).any())
+
     def update(self, changed: tuple[int, int, int, int] | None = None) -> bool:
         """Follow an edit of `changed` (y0, x0, y1, x1): the cell lies within its old rect and
         the edited one. False when the cell is gone."""

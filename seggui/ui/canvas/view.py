@@ -279,7 +279,8 @@ class Canvas(QWidget):
         self._sources[layer.id][1].update_rect(rect)
         if self._highlight is not None and self._highlight.layer is layer and self._highlight.intersects(rect):
             self._set_highlight(None)
-        if self._marked is not None and self._marked.layer is layer:  # it may have grown, shrunk or gone
+        if self._marked is not None and self._marked.layer is layer and self._marked.touched_by(rect):
+            # it may have grown, shrunk or gone
             self.update(self._marked.bounds(self))
             if self._marked.update(rect):
                 self.update(self._marked.bounds(self))
