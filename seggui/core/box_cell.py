@@ -18,16 +18,15 @@ from skimage.filters import threshold_otsu
 
 from seggui.core.assisted import MIN_CELL, grey_image, largest_component
 from seggui.core.layers import Rect
+from seggui.core.texture import textured_region
 
 BOX_MARGIN = 8  # px of context around a box for GrabCut's background model
 BOX_FULL = 0.9  # a "cell" filling more of its box than this is the background the box was drawn over
 # Chosen on Usiigaci sets 2-5 and 40 DSB2018 stage-1 "extra" images (not the correction
 # benchmark's): a cell boxed by its bounding box is found (IoU >= 0.5) 72 % / 93 % / 90 % of the
 # time on phase contrast / fluorescence / stained, against 0 % / 91 % / 88 % by the threshold
-# alone; with a box 30 % larger each side 18 % / 81 % / 68 % (0 % / 82 % / 69 %).
-TEXTURE_SIGMA = 3.0  # px: the scale of the local standard deviation
-TEXTURE_LEVEL = 0.4  # of Otsu's threshold of that deviation: a cell's faint flat middle still counts
-TEXTURE_CLOSING = 3  # iterations joining a cell's textured rim across small gaps
+# alone; with a box 30 % larger each side 18 % / 81 % / 68 % (0 % / 82 % / 69 %). The texture
+# levels are seggui.core.texture's.
 ELLIPSE_REACH = 1.2  # the texture mask is kept within the box's inscribed ellipse grown this much (squared radius)
 BELIEVED = 0.3  # a candidate's overlap (IoU) with the inscribed ellipse that makes it the cell
 FRAGMENT = 0.2  # a threshold mask covering less of the textured region than this is a fragment of it
@@ -139,15 +138,10 @@ def _texture_in_box(image: np.ndarray, labels: np.ndarray, box: Rect) -> np.ndar
     inscribed ellipse (a neighbour's texture in the box's corners stays out)."""
     y0, x0, y1, x1 = box
     cy0, cx0, cy1, cx1 = _surroundings(labels, box)
-    grey = grey_image(image[cy0:cy1, cx0:cx1])
-    mean = ndimage.gaussian_filter(grey, TEXTURE_SIGMA)
-    deviation = np.sqrt(np.maximum(ndimage.gaussian_filter(grey * grey, TEXTURE_SIGMA) - mean * mean, 0.0))
     free = labels[cy0:cy1, cx0:cx1] == 0
-    values = deviation[free]
-    if values.size < 2 * MIN_CELL or float(values.max() - values.min()) <= 0:
+    textured = textured_region(grey_image(image[cy0:cy1, cx0:cx1]), free)
+    if textured is None:
         return None
-    textured = deviation > TEXTURE_LEVEL * threshold_otsu(values)
-    textured = ndimage.binary_fill_holes(ndimage.binary_closing(textured, iterations=TEXTURE_CLOSING))
     inside = textured[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] & free[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
     found = largest_component(inside & inscribed_ellipse(y1 - y0, x1 - x0, ELLIPSE_REACH))
     if found is None:
