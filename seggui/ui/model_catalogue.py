@@ -167,7 +167,7 @@ def describe(info: ModelInfo) -> str:
     if info.description:
         parts.append(html.escape(str(info.description)))
     if info.weights is not None:
-        parts.append(f"Weights: {html.escape(str(info.weights))}")
+        parts.append(f"Weights: {html.escape(weights_place(info))}")
     elif info.kind == "classic":
         parts.append("No weights needed.")
     if not info.available:
@@ -179,6 +179,22 @@ def describe(info: ModelInfo) -> str:
     if warning:
         parts.append(f"<span style='color:#b00'>{html.escape(warning)}</span>")
     return "<br>".join(parts)
+
+
+def weights_place(info: ModelInfo) -> str:
+    """Where the weights are, in words a person reads at a glance: a bundled model's are part
+    of seggui; a project's by its folder name; other files with the home folder as ~ and long
+    paths cut in the middle (the Model panel shows the whole path as the details' tooltip)."""
+    weights = Path(info.weights)
+    if info.source == "bundled":
+        return f"bundled with seggui ({weights.parent.name}/{weights.name})"
+    if info.source == "project":
+        return f"in this project ({weights.parent.name}/{weights.name})"
+    text = str(weights)
+    home = str(Path.home())
+    if home not in ("", "/") and text.startswith(home + "/"):
+        text = "~" + text[len(home):]
+    return text if len(text) <= 60 else text[:25] + "…" + text[-32:]
 
 
 def version_label(version: records.ModelVersion) -> str:

@@ -167,6 +167,7 @@ class ModelChooser(QWidget):
     def _on_model_selected(self, *args) -> None:
         info = self.selected_model()
         self.details.setText(catalogue.describe(info) if info is not None else "No model.")
+        self.details.setToolTip(str(info.weights) if info is not None and info.weights is not None else "")
         self._show_choice()
         self.update_enabled()
         self.model_selected.emit(info)

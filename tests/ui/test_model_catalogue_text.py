@@ -1,0 +1,28 @@
+"""The Model panel names where weights are in words, not a machine's absolute path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seggui.ml.registry import ModelInfo
+from seggui.ui.model_catalogue import describe, weights_place
+
+
+def info(source: str, weights: Path) -> ModelInfo:
+    return ModelInfo("nuclei", "unet", source, weights, {})
+
+
+def test_bundled_and_project_weights_are_named_by_their_folder():
+    bundled = info("bundled", Path("/opt/venv/lib/python3.11/site-packages/seggui/resources/models/nuclei/weights.pt"))
+    assert weights_place(bundled) == "bundled with seggui (nuclei/weights.pt)"
+    assert "/opt/venv" not in describe(bundled)
+    project = info("project", Path("/data/lab/project/models/v3/weights.pt"))
+    assert weights_place(project) == "in this project (v3/weights.pt)"
+
+
+def test_other_files_shorten_home_and_long_paths():
+    home = Path.home()
+    assert weights_place(info("file", home / "w" / "model.pth")) == "~/w/model.pth"
+    long = Path("/" + "/".join(["folder"] * 20) + "/deeplab.pth")
+    text = weights_place(info("file", long))
+    assert len(text) <= 60 and text.endswith("deeplab.pth") and "…" in text
