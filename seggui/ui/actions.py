@@ -72,7 +72,7 @@ class WindowActions:
                                     "Mark the current image reviewed, or not reviewed again", checkable=True)
         self.next_image = make("&Next image", lambda: window.image_list.select_next(1), "PgDown")
         self.previous_image = make("&Previous image", lambda: window.image_list.select_next(-1), "PgUp")
-        self.next_unreviewed = make("Next &unreviewed", window.image_list.select_next_unreviewed, "N",
+        self.next_unreviewed = make("Next &unreviewed", self._next_unreviewed, "N",
                                     "Go to the next image that is not reviewed yet")
         self.remove_images = make("Re&move from project…", self._remove_images, None,
                                   "Take the selected images out of the project (the files stay on disk; "
@@ -134,6 +134,15 @@ class WindowActions:
     def _set_auto_label(self, checked: bool) -> None:
         self.window.tool_state.auto_label = bool(checked)
         self.window.settings.auto_label = bool(checked)
+
+    def _next_unreviewed(self) -> None:
+        """N: the next image to review, or say why nothing moved (a key with no visible
+        effect reads as a missed key press)."""
+        if not self.window.image_list.select_next_unreviewed():
+            document = self.window.document
+            text = ("No images in the project yet." if document is None or not document.images
+                    else "Every other image is reviewed.")
+            self.window.status.showMessage(text, 4000)
 
     def _remove_images(self) -> None:
         from seggui.ui.remove_images import remove_selected_images

@@ -154,6 +154,17 @@ def test_next_unreviewed_skips_reviewed_images(window, tmp_path):
     assert window.image_list.proxy.rowCount() == 1
 
 
+def test_next_unreviewed_says_so_when_every_other_image_is_reviewed(window, tmp_path):
+    window.files.open_project(make_project(tmp_path))
+    current = window.current_image()
+    for entry in window.document.images:
+        if entry is not current:
+            window.document.set_status(entry, "reviewed")
+    window.menu_actions.next_unreviewed.trigger()
+    assert window.current_image() is current
+    assert window.status.currentMessage() == "Every other image is reviewed."
+
+
 def test_status_bar_shows_raw_16_bit_value_and_label(window, tmp_path):
     window.files.open_project(make_project(tmp_path))
     window.menu_actions.next_image.trigger()  # the 16-bit image
