@@ -4,8 +4,9 @@ Qt-free, torch-free.
     split_instance_command(layer, instance_id, points)  # one undo step, not applied yet
     add_cell_mask(image, x, y, labels, probability=None)  # -> (rect, mask) or None
 
-(a box around a cell: seggui.core.box_cell). They are used by the `split`, `add_cell` and `box_cell` tools of `seggui.core.tools` and work
-on a window around the cell, the click or the box, so their cost follows the cell, not the image.
+(a box around a cell: seggui.core.box_cell; texture: seggui.core.texture). They are used by
+the `split`, `add_cell` and `box_cell` tools of `seggui.core.tools` and work on a window
+around the cell, the click or the box, so their cost follows the cell, not the image.
 """
 
 from __future__ import annotations
