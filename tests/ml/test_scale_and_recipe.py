@@ -16,7 +16,7 @@ from seggui.ml.registry import load_model
 from seggui.ml.scale import input_scale_for, median_cell_diameter, resize_image, resize_labels
 from seggui.ml.training import TrainConfig, train
 from seggui.ml.training.data import find_pairs
-from seggui.ml.training.runs import portable_command, portable_path
+from seggui.ml.training.runs import portable_command, portable_config, portable_path
 from seggui.ml.unet import UNet, widen_input
 
 from .helpers import disks_image, save_tiny_unet, write_pairs
@@ -133,6 +133,9 @@ def test_cards_keep_no_absolute_paths(tmp_path, monkeypatch):
     assert portable_path(str(tmp_path / "data" / "x")) == "data/x"
     assert portable_path("/elsewhere/run/model") == "model"
     assert portable_command("seggui train --images /srv/lab/dsb --out out") == "seggui train --images dsb --out out"
+    # The CLI's command line is also kept in the config's "extra" (it was left absolute there).
+    assert portable_config({"extra": {"command": "seggui train --out /srv/run/cont"}}) == {
+        "extra": {"command": "seggui train --out cont"}}
     images, masks = write_pairs(tmp_path / "data", 2)
     card = train(TrainConfig(out=tmp_path / "model", images=images, masks=masks, epochs=1, width=4, depth=2,
                              crop_size=32, batch_size=2, crops_per_epoch=2, threads=1))

@@ -115,7 +115,9 @@ def portable_command(command: str | None) -> str | None:
 def portable_config(data: dict) -> dict:
     out = {}
     for key, value in data.items():
-        if isinstance(value, str) and value.startswith("/"):
+        if key == "command" and isinstance(value, str):
+            value = portable_command(value)  # the CLI's own command line, kept in "extra"
+        elif isinstance(value, str) and value.startswith("/"):
             value = portable_path(value)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = [portable_path(v) if v.startswith("/") else v for v in value]
