@@ -240,14 +240,19 @@ def cell_like(grey: np.ndarray, background: np.ndarray, seeds: list[tuple[int, i
     return smooth >= middle if brighter else smooth <= middle
 
 
+def level_and_noise(values: np.ndarray) -> tuple[float, float]:
+    """The median of grey levels and their noise width (1.4826 x the median absolute
+    deviation: the standard deviation for Gaussian noise, untouched by a few outliers)."""
+    level = float(np.median(values))
+    return level, 1.4826 * float(np.median(np.abs(values - level))) + 1e-6
+
+
 def _cell_levels(smooth: np.ndarray, background: np.ndarray, seeds: list[tuple[int, int]]):
     """(smooth, the level halfway between the cells at the seeds and the background, cells
     brighter?, background noise), or None where the two levels do not differ clearly."""
     if int(background.sum()) < 2 * MIN_CELL:
         return None
-    back = smooth[background]
-    level_back = float(np.median(back))
-    noise = 1.4826 * float(np.median(np.abs(back - level_back))) + 1e-6
+    level_back, noise = level_and_noise(smooth[background])
     levels = [float(np.median(smooth[max(0, r - 2) : r + 3, max(0, c - 2) : c + 3])) for r, c in seeds]
     if not levels:
         return None
@@ -489,8 +494,7 @@ def _clearly_contrasted(image: np.ndarray, labels: np.ndarray, row: int, col: in
     background = smooth[free & ~textured]
     if background.size < 2 * MIN_CELL:
         return False
-    level = float(np.median(background))
-    noise = 1.4826 * float(np.median(np.abs(background - level))) + 1e-6
+    level, noise = level_and_noise(background)
     r, c = row - y0, col - x0
     clicked = float(np.median(smooth[max(0, r - 4) : r + 5, max(0, c - 4) : c + 5]))
     return abs(clicked - level) >= CLEARLY_CONTRASTED * noise
@@ -517,9 +521,7 @@ def _level_contrast(grey: np.ndarray, mask: np.ndarray, free: np.ndarray, row: i
     if int(core.sum()) < MIN_CELL:
         core = np.zeros(mask.shape, bool)
         core[max(0, row - 4) : row + 5, max(0, col - 4) : col + 5] = True
-    around = smooth[ring]
-    level = float(np.median(around))
-    noise = 1.4826 * float(np.median(np.abs(around - level))) + 1e-6
+    level, noise = level_and_noise(smooth[ring])
     return abs(float(np.median(smooth[core])) - level) / noise
 
 
