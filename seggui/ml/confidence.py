@@ -52,8 +52,16 @@ FLOOR = 0.01  # cues are clipped to [FLOOR, 1] before the logarithm
 
 
 def cell_ids(labels: np.ndarray) -> np.ndarray:
-    ids = np.unique(labels)
-    return ids[ids > 0]
+    """The ids present, ascending (a count per id: a sort of the whole image is slower)."""
+    if labels.size == 0 or not labels.any():
+        return np.zeros(0, dtype=np.int64)
+    if labels.min() < 0:  # negative ids are not cells; bincount cannot take them
+        labels = np.where(labels > 0, labels, 0)
+    if int(labels.max()) > 4 * labels.size:  # sparse large ids (imported layers): a count would not fit
+        ids = np.unique(labels)
+        return ids[ids > 0].astype(np.int64)
+    present = np.flatnonzero(np.bincount(labels.ravel()))
+    return present[present > 0]
 
 
 def _means(values: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -68,10 +76,24 @@ def _means(values: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarra
         return (sums / counts)[ids]
 
 
+def _cells(labels: np.ndarray, ids: np.ndarray):
+    """(position in ids, bounding box, boolean mask inside the box) for each id present.
+
+    Per-cell work inside each cell's box: scipy's labelled reductions and regionprops sort
+    or copy the whole image for every call, which cost a third of a 1024x1024 prediction."""
+    boxes = ndimage.find_objects(labels)
+    for position, cell in enumerate(ids.tolist()):
+        box = boxes[cell - 1] if cell - 1 < len(boxes) else None
+        if box is not None:
+            yield position, box, labels[box] == cell
+
+
 def _maxima(values: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    if ids.size == 0:
-        return np.zeros(0)
-    return np.asarray(ndimage.maximum(values, labels=labels, index=ids), dtype=np.float64).reshape(-1)
+    """Largest value per id (NaN for an id with no pixels)."""
+    out = np.full(ids.size, np.nan)
+    for position, box, mask in _cells(labels, ids):
+        out[position] = float(values[box][mask].max())
+    return out
 
 
 def _bands(labels: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,18 +107,31 @@ def _bands(labels: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     return inner, outer
 
 
-def solidity(labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Area / convex-hull area per id (1.0 for cells too small or thin for a hull)."""
-    from skimage.measure import regionprops
+# Pixel edge midpoints: the hull of these around every boundary pixel is scikit-image's
+# convex_hull_image hull (its offset_coordinates), so solidity equals regionprops' value.
+_EDGE_MIDPOINTS = np.array([[-0.5, 0.0], [0.5, 0.0], [0.0, -0.5], [0.0, 0.5]], dtype=np.float32)
 
-    values = dict.fromkeys(ids.tolist(), 1.0)
-    for region in regionprops(labels):
-        if region.label in values:
-            try:
-                values[region.label] = float(region.solidity)
-            except (ValueError, ZeroDivisionError):  # degenerate hull (a line of pixels)
-                values[region.label] = 1.0
-    return np.array([values[i] for i in ids.tolist()], dtype=np.float64)
+
+def solidity(labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Area / convex-hull area per id (1.0 for cells too small or thin for a hull).
+
+    The same value as skimage's regionprops(...).solidity (hull of the pixels' edge
+    midpoints, pixels whose centre is inside or on it counted), three times faster: the
+    hull is taken from the cell's outline (OpenCV) rather than from all its pixels."""
+    import cv2
+    from skimage.measure import grid_points_in_poly
+
+    values = np.ones(ids.size, dtype=np.float64)
+    for position, _, mask in _cells(labels, ids):
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        outline = np.concatenate([c.reshape(-1, 2) for c in contours])[:, ::-1].astype(np.float32)
+        hull = cv2.convexHull((outline[:, None, :] + _EDGE_MIDPOINTS).reshape(-1, 2)).reshape(-1, 2)
+        if len(hull) < 3:
+            continue
+        hull_area = int(np.count_nonzero(grid_points_in_poly(mask.shape, hull, binarize=False)))
+        if hull_area:
+            values[position] = min(1.0, int(mask.sum()) / hull_area)
+    return values
 
 
 def solidity_cue(labels: np.ndarray, ids: np.ndarray) -> np.ndarray:

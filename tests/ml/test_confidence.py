@@ -156,3 +156,32 @@ def test_predict_without_scores_writes_no_json(tmp_path):
     cv2.imwrite(str(tmp_path / "cells.png"), (image // 256).astype(np.uint8))
     assert main(["predict", str(tmp_path / "cells.png"), "--model", "classic", "--out", str(tmp_path / "o")]) == 0
     assert not list((tmp_path / "o").glob("*.json"))
+
+
+def test_solidity_and_maxima_equal_scikit_image_and_scipy():
+    """The per-box fast paths give regionprops' solidity and ndimage.maximum exactly, on
+    convex, concave, holed, split and one-pixel cells, with ids that skip numbers."""
+    from scipy import ndimage
+    from skimage.measure import regionprops
+
+    labels = np.zeros((90, 120), dtype=np.uint16)
+    cv2.circle(labels, (20, 20), 12, 3, -1)  # disk
+    cv2.rectangle(labels, (45, 5), (75, 35), 7, -1)
+    labels[15:25, 55:65] = 0  # a hole
+    cv2.ellipse(labels, (100, 25), (15, 8), 30, 0, 360, 8, -1)
+    labels[50:85, 5:12] = 9  # an L shape (concave)
+    labels[78:85, 5:40] = 9
+    labels[55:60, 60:65] = 12  # two parts of one id
+    labels[70:74, 90:110] = 12
+    labels[45, 100] = 15  # one pixel
+    labels[50, 80:95] = 16  # a line
+    values = np.random.default_rng(0).random(labels.shape)
+    ids = confidence.cell_ids(labels)
+    expected = {r.label: r.solidity for r in regionprops(labels) if r.label != 16}
+    got = dict(zip(ids.tolist(), confidence.solidity(labels, ids)))
+    assert got[16] == pytest.approx(1.0)
+    for cell, value in expected.items():
+        assert got[cell] == pytest.approx(value, abs=1e-12), cell
+    assert got[9] < 0.7 and got[7] < 1.0
+    assert np.array_equal(confidence._maxima(values, labels, ids),
+                          ndimage.maximum(values, labels=labels, index=ids))

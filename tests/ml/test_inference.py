@@ -125,3 +125,39 @@ def test_4096_image_streams_tiles_in_bounded_memory(tmp_path):
     assert maps.shape == (4, 4096, 4096) and np.isfinite(maps[:, ::64, ::64]).all()
     assert len(batches) == 25 and max(batches) == 1
     assert grown_mb < 1200, grown_mb
+
+
+def test_fold_batch_norm_keeps_outputs_and_removes_batch_norm():
+    from seggui.ml.inference import fold_batch_norm
+    from seggui.ml.unet import UNet
+
+    torch.manual_seed(0)
+    model = UNet(depth=2, width=4, distance_head=True)
+    for module in model.modules():  # non-trivial running statistics, as after training
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    folded = fold_batch_norm(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # a copy
+    x = torch.rand(2, 1, 32, 32)
+    with torch.inference_mode():
+        assert torch.allclose(model(x), folded(x), atol=1e-5)
+
+
+def test_fold_batch_norm_leaves_an_untraceable_model_as_it_is():
+    from seggui.ml.inference import fold_batch_norm
+
+    class Branching(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.norm = torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)
+
+        def forward(self, x):
+            return self.norm(self.conv(x)) if x.sum() > 0 else x  # control flow on values
+
+    model = Branching().eval()
+    assert fold_batch_norm(model) is model
