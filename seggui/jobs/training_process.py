@@ -88,7 +88,7 @@ class TrainingProcess(QObject):
         self._process.errorOccurred.connect(self._on_error)
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
-        self._kill_timer.timeout.connect(self._kill)
+        self._kill_timer.timeout.connect(self.kill)
 
     # -- control ---------------------------------------------------------------------
     @property
@@ -175,7 +175,8 @@ class TrainingProcess(QObject):
             self.log.emit(f"error: {self._error_message}")
 
     # -- end -------------------------------------------------------------------------
-    def _kill(self) -> None:
+    def kill(self) -> None:
+        """End the child now (after cancel's grace, or when waiting for it timed out)."""
         if self.is_running:
             self.log_lines.append("the training process did not stop in time; killed")
             self._process.kill()

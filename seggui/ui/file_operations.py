@@ -92,10 +92,11 @@ class FileOperations:
 
     # -- projects --------------------------------------------------------------------
     def new_project(self, folder: str | Path | None = None) -> bool:
-        if not self.confirm_discard_or_save():
-            return False
+        # The folder first: cancelling its dialog must leave the open project and its work alone.
         folder = Path(folder) if folder is not None else self._choose_new_project_folder("New project")
         if folder is None:
+            return False
+        if not self.confirm_discard_or_save():
             return False
         try:
             project = Project.create(folder)
@@ -345,8 +346,18 @@ class FileOperations:
 
     # -- closing ---------------------------------------------------------------------
     def confirm_discard_or_save(self) -> bool:
-        """Before closing the project: save (automatically, or when asked) or discard.
-        Returns False when the user cancels or the save failed and they chose to stay."""
+        """Before closing the project: stop its running work if the user agrees (waited for
+        while the project is open, so its outcome is recorded; seggui.ui.running_work), then
+        save (automatically, or when asked) or discard. Returns False when the user keeps the
+        work running, cancels, or the save failed and they chose to stay."""
+        from seggui.ui.running_work import ask_stop_running_work, running_work, stop_running_work
+
+        if not ask_stop_running_work(self.window, running_work(self.window)):
+            return False
+        stop_running_work(self.window)  # first: no batch result may land after the save
+        return self._save_or_discard()
+
+    def _save_or_discard(self) -> bool:
         window = self.window
         document, autosave = window.document, window.autosave
         if document is None or autosave is None:

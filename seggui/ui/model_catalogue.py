@@ -92,6 +92,24 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
+def _minutes(value: float) -> str:
+    return f"{value:.0f} min" if value >= 10 else f"{value:.1f} min"
+
+
+def _training_time(training: dict) -> str:
+    """' for 100 min (175 min in all, 2 runs)': this run's time and, for a model resumed
+    from earlier runs (the card's lineage), the total; '' when the card does not say."""
+    seconds = training.get("duration_s")
+    if not _is_number(seconds):
+        return ""
+    text = f" for {_minutes(seconds / 60)}"
+    lineage = training.get("lineage")
+    runs = [_dict(run).get("minutes") for run in lineage] if isinstance(lineage, list) else []
+    if len(runs) > 1 and all(_is_number(m) for m in runs):
+        text += f" ({_minutes(sum(runs))} in all, {len(runs)} runs)"
+    return text
+
+
 def _dict(value) -> dict:
     """A card comes from someone else's folder: any field may have any JSON type."""
     return value if isinstance(value, dict) else {}
@@ -123,7 +141,8 @@ def metrics_text(card: dict) -> str:
         lines.append(f"Held-out AP50 {_number(heldout['all']['ap50'])} on {heldout['all'].get('images', '?')} images")
     training = _dict(card.get("training"))
     if isinstance(training.get("images"), list) and training["images"]:
-        lines.append(f"Trained on {len(training['images'])} images, {training.get('duration_s', '?')} s")
+        count = len(training["images"])
+        lines.append(f"Trained on {count} image{'s' if count != 1 else ''}{_training_time(training)}")
     return "<br>".join(html.escape(line) for line in lines)
 
 

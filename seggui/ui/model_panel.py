@@ -18,7 +18,9 @@ model choice and the project's versions (seggui.ui.model_chooser), the options
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+import time
+
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
 from seggui.core.batch_plan import BatchPlan
@@ -118,6 +120,11 @@ class ModelPanel(QWidget):
     def running(self) -> bool:
         """Whether a pre-segmentation job runs."""
         return self._job is not None
+
+    @property
+    def running_batch(self) -> bool:
+        """Whether the running job is a batch (all new images) rather than one image."""
+        return self._job is not None and self._run is not None and self._run.batch
 
     @property
     def proposal(self) -> Proposal | None:
@@ -228,6 +235,20 @@ class ModelPanel(QWidget):
             self._run.cancel_requested = True  # results still queued are dropped, not applied
             self._job.cancel()
             self.progress_label.setText("Cancelling…")
+
+    def stop(self, timeout_s: float = 60.0) -> bool:
+        """Cancel the running job and wait until it ended and its outcome was recorded (the
+        project is about to close); returns whether it ended in time."""
+        job = self._job
+        if job is None:
+            return True
+        self.cancel()
+        ended = job.wait_done(timeout_s)
+        deadline = time.monotonic() + 5.0
+        while self._job is job and time.monotonic() < deadline:
+            QCoreApplication.processEvents()  # deliver the job's queued end (_on_done records it)
+            time.sleep(0.01)
+        return ended and self._job is not job
 
     def _on_result(self, result: PredictionResult) -> None:
         run, document = self._run, self.window.document

@@ -263,6 +263,17 @@ class TrainingDock(QWidget):
             self.status_label.setText("Cancelling: finishing the current step and keeping the checkpoint…")
             self.process.cancel()
 
+    def stop(self) -> None:
+        """Cancel a running training and wait until the child ended and its outcome was
+        recorded (the project is about to close: no child may outlive it)."""
+        if not self.is_running:
+            return
+        process = self.process
+        self.cancel()
+        if not process.wait(process.grace_ms):  # blocking: the kill timer cannot fire meanwhile
+            process.kill()
+            process.wait(5_000)
+
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "start":

@@ -26,3 +26,18 @@ def test_other_files_shorten_home_and_long_paths():
     long = Path("/" + "/".join(["folder"] * 20) + "/deeplab.pth")
     text = weights_place(info("file", long))
     assert len(text) <= 60 and text.endswith("deeplab.pth") and "…" in text
+
+
+def test_training_time_reads_in_minutes_with_the_lineage_total():
+    from seggui.ui.model_catalogue import metrics_text
+
+    def last_line(training):
+        return metrics_text({"training": training}).split("<br>")[-1]
+
+    resumed = {"images": ["a", "b"], "duration_s": 6017.5, "lineage": [{"minutes": 75.3}, {"minutes": 100.3}]}
+    assert last_line(resumed) == "Trained on 2 images for 100 min (176 min in all, 2 runs)"
+    assert last_line({"images": ["a"], "duration_s": 95.0}) == "Trained on 1 image for 1.6 min"
+    # someone else's card: odd types say less, never raise
+    assert last_line({"images": ["a"], "duration_s": "long", "lineage": 5}) == "Trained on 1 image"
+    assert last_line({"images": ["a"], "duration_s": 60, "lineage": [{"minutes": 1}, "x"]}) == \
+        "Trained on 1 image for 1.0 min"
