@@ -161,3 +161,8 @@ def test_fold_batch_norm_leaves_an_untraceable_model_as_it_is():
 
     model = Branching().eval()
     assert fold_batch_norm(model) is model
+
+
+def test_the_bundled_model_runs_with_batch_norm_folded():
+    predictor = load_model("nuclei", "cpu", threads=2)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in predictor.model.modules())
