@@ -303,6 +303,9 @@ class FileOperations:
         folder = Path(folder) if folder is not None else self._choose_new_project_folder("Save project as")
         if folder is None:
             return False
+        # The copy becomes the open project and the original closes: its running work ends.
+        if not self._stop_running_work_if_agreed():
+            return False
         if window.autosave is not None:
             window.autosave.wait_idle()
         current = window.current_image()
@@ -350,12 +353,19 @@ class FileOperations:
         while the project is open, so its outcome is recorded; seggui.ui.running_work), then
         save (automatically, or when asked) or discard. Returns False when the user keeps the
         work running, cancels, or the save failed and they chose to stay."""
+        if not self._stop_running_work_if_agreed():
+            return False
+        return self._save_or_discard()
+
+    def _stop_running_work_if_agreed(self) -> bool:
+        """Ask about running work (the open project is about to close) and stop it if the
+        user agrees; first, so that no batch result lands after a save."""
         from seggui.ui.running_work import ask_stop_running_work, running_work, stop_running_work
 
         if not ask_stop_running_work(self.window, running_work(self.window)):
             return False
-        stop_running_work(self.window)  # first: no batch result may land after the save
-        return self._save_or_discard()
+        stop_running_work(self.window)
+        return True
 
     def _save_or_discard(self) -> bool:
         window = self.window

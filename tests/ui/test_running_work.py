@@ -141,3 +141,16 @@ def test_nothing_running_asks_nothing(window, monkeypatch):
     asked = []
     answer(monkeypatch, "Keep working", asked)
     assert window.close() and not asked
+
+
+def test_save_as_during_training_asks_too(window, tmp_path, monkeypatch, qtbot):
+    start_training(window, tmp_path, monkeypatch, qtbot)
+    asked = []
+    answer(monkeypatch, "Keep working", asked)
+    assert not window.files.save_as(tmp_path / "copy")
+    assert asked and window.training_dock.is_running
+    assert not (tmp_path / "copy").exists()
+    answer(monkeypatch, "Stop and close", asked)
+    assert window.files.save_as(tmp_path / "copy")
+    assert not window.training_dock.is_running
+    assert ("training", "cancelled") in job_statuses(window.project_folder)
