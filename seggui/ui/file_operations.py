@@ -364,7 +364,8 @@ class FileOperations:
 
         if not ask_stop_running_work(self.window, running_work(self.window)):
             return False
-        stop_running_work(self.window)
+        with _WaitCursor():
+            stop_running_work(self.window)
         return True
 
     def _save_or_discard(self) -> bool:

@@ -10,18 +10,16 @@ recorded in the project and no worker thread or child process outlives the windo
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 
 def running_work(window) -> list[str]:
     """What runs now, in words ("a training run", "a batch pre-segmentation"), or []."""
     work = []
-    dock = getattr(window, "training_dock", None)
+    dock, panel = window.training_dock, window.model_panel  # None until the model docks exist
     if dock is not None and dock.is_running:
         work.append("a training run")
-    panel = getattr(window, "model_panel", None)
     if panel is not None and panel.running:
         work.append("a batch pre-segmentation" if panel.running_batch else "a pre-segmentation")
     return work
@@ -51,19 +49,13 @@ def ask_stop_running_work(window, work: list[str]) -> bool:
 
 
 def stop_running_work(window) -> None:
-    """Stop what runs and wait until each job has ended and been recorded in its project."""
+    """Stop what runs and wait until each job has ended and been recorded in its project
+    (the caller shows a wait cursor meanwhile)."""
     if not running_work(window):
         return
-    if hasattr(window, "status"):
-        window.status.showMessage("Stopping the running work…")
-    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    window.status.showMessage("Stopping the running work…")
     QGuiApplication.processEvents()  # show the message and cursor before blocking
-    try:
-        panel = getattr(window, "model_panel", None)
-        if panel is not None:
-            panel.stop()
-        dock = getattr(window, "training_dock", None)
-        if dock is not None:
-            dock.stop()
-    finally:
-        QApplication.restoreOverrideCursor()
+    if window.model_panel is not None:
+        window.model_panel.stop()
+    if window.training_dock is not None:
+        window.training_dock.stop()
