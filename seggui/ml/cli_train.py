@@ -52,6 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     advanced.add_argument("--holdout-hash-percent", type=float, default=0.0,
                           help="never use images whose name hash falls below this percentage (test set)")
     advanced.add_argument("--threads", type=int, help="CPU threads for torch")
+    advanced.add_argument("--workers", type=int,
+                          help="processes preparing training crops (default: 0 on the CPU, up to 8 on a GPU)")
+    advanced.add_argument("--balance-modalities", action="store_true",
+                          help="share crops between fluorescence, stained and brightfield images by the square "
+                               "root of their counts, so a rare modality is learnt too")
     advanced.add_argument("--name", help="model name written to the card (default: the folder name)")
 
 
@@ -66,7 +71,8 @@ def config_from_args(args):
         distance_head=not args.no_distance_head, batch_size=args.batch_size, crop_size=args.crop_size,
         crops_per_epoch=args.crops_per_epoch, patience=args.patience or None,
         validation_fraction=args.validation_fraction, holdout_hash_percent=args.holdout_hash_percent,
-        threads=args.threads, name=args.name, input_scale=args.input_scale,
+        threads=args.threads, name=args.name, input_scale=args.input_scale, workers=args.workers,
+        balance_modalities=args.balance_modalities,
     )
     config.learning_rate = args.learning_rate  # None: the recipe's (TrainConfig.with_recipe)
     config.extra["command"] = "seggui " + " ".join(sys.argv[1:]) if sys.argv else None

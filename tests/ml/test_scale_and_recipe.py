@@ -168,6 +168,17 @@ def test_masks_without_cells_fall_back_to_the_image_size_and_say_so(tmp_path):
     assert "no cells in the masks" in events[0]["scale_note"]
 
 
+@pytest.mark.parametrize("asked, note", [(1.0, "images used at their own size, as asked"),
+                                         (0.5, "images resized by 0.5 as asked")])
+def test_an_input_scale_asked_for_is_said_so(tmp_path, asked, note):
+    images, masks = write_pairs(tmp_path / "data", 2)
+    events = []
+    train(TrainConfig(out=tmp_path / "out", images=images, masks=masks, base=str(save_tiny_unet(tmp_path / "b")),
+                      epochs=1, batch_size=2, crops_per_epoch=2, crop_size=32, threads=1, input_scale=asked),
+          on_event=events.append)
+    assert events[0]["scale_note"] == note
+
+
 def test_the_bundled_card_names_no_absolute_path_and_says_its_cell_size():
     from seggui.ml.registry import resolve_model
 

@@ -50,6 +50,12 @@ class TrainConfig:
     # kept aside for the model card (see data.heldout_by_hash).
     holdout_hash_percent: float = 0.0
     threads: int | None = None
+    # DataLoader processes that cut and augment crops; None: none on the CPU (the two cores
+    # train), several on a GPU, which otherwise waits for crops most of the time.
+    workers: int | None = None
+    # Crops are shared between image modalities (fluorescence, stained, brightfield) by the
+    # square root of their image counts, so a rare modality is not drowned (data.crop_weights).
+    balance_modalities: bool = False
     tune_thresholds: bool = True
     # Resize factor of the images before the network; None measures the cells (seggui.ml.scale).
     input_scale: float | None = None

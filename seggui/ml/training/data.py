@@ -253,12 +253,27 @@ def _pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(array, pads, mode=mode)
 
 
+def crop_weights(areas: list[int], groups: list[str] | None = None) -> np.ndarray:
+    """How often each image is cropped from. Larger images give more crops (in proportion to
+    the square root of their area). With `groups` (one name per image, such as its modality),
+    each group's share is in proportion to the square root of its image count instead of the
+    count itself: DSB2018's 80 stained training images among 437 fluorescent and 9 brightfield
+    ones get 27 % of the crops rather than 15 %, while the fluorescent images still get most."""
+    weights = np.sqrt(np.asarray(areas, dtype=np.float64))
+    if groups is not None:
+        names = np.asarray(groups)
+        for name in np.unique(names):
+            members = names == name
+            weights[members] *= np.sqrt(members.sum()) / weights[members].sum()
+    return weights / weights.sum()
+
+
 class CropDataset(torch.utils.data.Dataset):
     """`length` random augmented crops per epoch; crop i of epoch e is fixed by the seed,
     so runs are reproducible and a DistributedSampler can split the indices."""
 
     def __init__(self, samples: list[Sample], crop_size: int, length: int, seed: int,
-                 zoom: tuple[float, float] | None = None):
+                 zoom: tuple[float, float] | None = None, groups: list[str] | None = None):
         self.samples = samples
         # (low, high): each crop is rescaled by a log-uniform factor in this range, so the
         # network copes with cells somewhat larger or smaller than those it was shown.
@@ -267,9 +282,7 @@ class CropDataset(torch.utils.data.Dataset):
         self.length = length
         self.seed = seed
         self.epoch = 0
-        # Larger images give more crops: sample images in proportion to their area.
-        areas = np.array([s.labels.size for s in samples], dtype=np.float64)
-        self.weights = np.sqrt(areas) / np.sqrt(areas).sum()
+        self.weights = crop_weights([s.labels.size for s in samples], groups)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

@@ -9,6 +9,7 @@ files and reports events.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from seggui.core.errors import ModelError, TrainingError
+from seggui.ml.dsb import modality
 from seggui.ml.postprocess import InstanceParams
 from seggui.ml.targets import IGNORE
 from seggui.ml.safe_load import load_weights
@@ -145,7 +147,9 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     def load(pair):
         sample = training_data.load_sample(pair, config.channels or architecture["in_channels"], normalization,
                                            scale["input_scale"])
-        sample.meta.pop("raw", None)  # the decoded file is not needed again; "ignore" is (validation)
+        raw = sample.meta.pop("raw", None)  # the decoded file is not needed again; "ignore" is (validation)
+        if config.balance_modalities:
+            sample.meta["modality"] = modality(raw)
         return sample
 
     split = load_split(config, load)
@@ -177,10 +181,15 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     multiple = model.size_multiple
     crops = config.crops_per_epoch or max(64, 8 * len(train_samples))
     crops = max(crops, config.batch_size * world)
-    dataset = training_data.CropDataset(train_samples, config.crop_size, crops, config.seed, zoom=ZOOM_RANGE)
+    groups = [s.meta["modality"] for s in train_samples] if config.balance_modalities else None
+    dataset = training_data.CropDataset(train_samples, config.crop_size, crops, config.seed, zoom=ZOOM_RANGE,
+                                        groups=groups)
     sampler = distributed.sampler(dataset, world, rank)
+    workers = loader_workers(config.workers, device)
+    # Workers are forked afresh each epoch (not persistent), so they see the epoch set_epoch chose.
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, num_workers=0
+        dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, num_workers=workers,
+        pin_memory=device.type == "cuda", worker_init_fn=_one_thread if workers else None,
     )
     net = distributed.wrap(model, device)
     class_weights = torch.tensor([1.0, 1.0, config.boundary_weight], device=device)
@@ -197,7 +206,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
 
     parts = NetworkParts(model, loader, dataset, step_loss, validate, {"architecture": architecture},
                          sampler=sampler, score_base=base_state is not None,
-                         start_event={"input_scale": scale["input_scale"], "scale_note": _scale_note(scale, base_info)})
+                         start_event={"input_scale": scale["input_scale"], "scale_note": _scale_note(scale, base_info, config.input_scale)})
     result = run_epochs(config, parts, split, emit, should_stop, device, rank, world)
     best_epoch, stopped, base_metrics = result.best_epoch, result.stopped, result.base_metrics
     best_state = load_weights(out / WEIGHTS_NAME, device)
@@ -218,6 +227,25 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     emit({"event": "done", "out": str(out), "best_epoch": best_epoch, "stopped": stopped, "checkpoint": kept_checkpoint,
           "val": final_metrics, "base_val": base_metrics, "duration_s": round(result.elapsed, 1)})
     return card
+
+
+def loader_workers(asked: int | None, device: torch.device) -> int:
+    """Crop-preparing processes: as asked, else none on the CPU (the training threads use the
+    cores) and up to 8 on a GPU (one core stays for the training process)."""
+    if asked is not None:
+        if asked < 0:
+            raise TrainingError("--workers must be 0 or more")
+        return asked
+    if device.type == "cpu":
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def _one_thread(_worker_id: int) -> None:
+    """Each crop worker is one process: OpenCV's own thread pool would oversubscribe the cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _training_scale(config: TrainConfig, base_info) -> dict:
@@ -246,15 +274,17 @@ def _training_scale(config: TrainConfig, base_info) -> dict:
             "measured_cell_diameter": None if measured is None else round(measured, 2)}
 
 
-def _scale_note(scale: dict, base_info) -> str:
+def _scale_note(scale: dict, base_info, asked: float | None = None) -> str:
     """What the run did about cell size, in words for the log and the Training dock."""
     if base_info is None:
         return f"cells as they are (median diameter {scale['cell_diameter']:.0f} px)"
     measured = scale.get("measured_cell_diameter")
-    if measured is None and scale["input_scale"] == 1.0:
-        return "no cells in the masks to measure: images are used at their own size"
-    if measured is None:
+    if asked == 1.0:
+        return "images used at their own size, as asked"
+    if asked is not None:
         return f"images resized by {scale['input_scale']:g} as asked"
+    if measured is None:
+        return "no cells in the masks to measure: images are used at their own size"
     if scale["input_scale"] == 1.0:
         return f"cells {measured:.0f} px across, close to the base model's {scale['cell_diameter']:.0f} px: no resize"
     return (f"cells {measured:.0f} px across, the base model's {scale['cell_diameter']:.0f} px: images resized "
