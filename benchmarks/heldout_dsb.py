@@ -18,7 +18,8 @@ from pathlib import Path
 
 
 from seggui.core.imageio import read_image
-from seggui.ml.dsb import HELDOUT_PERCENT, MODALITIES, heldout_pairs, load_truth, modality
+from seggui.ml.dsb import HELDOUT_PERCENT, heldout_pairs, load_truth
+from seggui.ml.modality import MODALITIES, modality
 from seggui.ml.inference import PredictOptions
 from seggui.ml.metrics import score_image, summarize
 from seggui.ml.registry import load_model

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from seggui.ml.dsb import HELDOUT_PERCENT, heldout_by_hash, modality
+from seggui.ml.dsb import HELDOUT_PERCENT, heldout_by_hash
+from seggui.ml.modality import modality
 from seggui.ml.training.data import find_pairs, read_labels
 
 ROOT = Path(__file__).resolve().parents[1]

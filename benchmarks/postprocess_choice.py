@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seggui.core.imageio import read_image  # noqa: E402
-from seggui.ml.dsb import HELDOUT_PERCENT, MODALITIES, load_truth, modality  # noqa: E402
+from seggui.ml.dsb import HELDOUT_PERCENT, load_truth  # noqa: E402
+from seggui.ml.modality import MODALITIES, modality  # noqa: E402
 from seggui.ml.inference import PredictOptions  # noqa: E402
 from seggui.ml.metrics import average_precision  # noqa: E402
 from seggui.ml.normalize import normalize_image  # noqa: E402

@@ -10,6 +10,7 @@ adds nothing and says why.
 from __future__ import annotations
 
 import html
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,12 +18,13 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton,
-    QSpinBox, QVBoxLayout, QWidget,
+    QMessageBox, QSpinBox, QVBoxLayout, QWidget,
 )
 from superqt import QCollapsible
 
 from seggui.core import records
 from seggui.core.running_job import RunningJob
+from seggui.core.stopped_runs import StoppedRun, stopped_runs
 from seggui.core.training_set import TrainingMaterial, training_material
 from seggui.jobs.training_process import TrainingProcess, train_arguments
 from seggui.ui import model_catalogue as catalogue
@@ -54,6 +56,8 @@ class TrainingDock(QWidget):
         self._run: RunningJob | None = None  # the running job: its project, record, version name, out folder
         self._bases: list = []
         self._document = None
+        self._minutes_left: float | None = None  # from the running job's last epoch
+        self._stopped: list[StoppedRun] = []
         self._build()
         window.document_changed.connect(self._on_document_changed)
         self._on_document_changed(window.document)
@@ -121,6 +125,23 @@ class TrainingDock(QWidget):
         row.addWidget(self.start_button, 1)
         row.addWidget(self.cancel_button)
         layout.addLayout(row)
+        # A run cancelled (or cut short by closing its project) keeps its checkpoint: it can go on.
+        self.stopped_widget = QWidget(self)
+        stopped_row = QHBoxLayout(self.stopped_widget)
+        stopped_row.setContentsMargins(0, 0, 0, 0)
+        self.stopped_label = QLabel(self.stopped_widget)
+        self.stopped_label.setWordWrap(True)
+        self.continue_button = QPushButton("Continue", self.stopped_widget)
+        self.continue_button.setToolTip("Train on from the stopped run's last epoch until its time budget is spent")
+        self.continue_button.clicked.connect(self.continue_stopped)
+        self.discard_button = QPushButton("Discard", self.stopped_widget)
+        self.discard_button.setToolTip("Delete the stopped run's folder (its checkpoint and best weights so far)")
+        self.discard_button.clicked.connect(self.discard_stopped)
+        stopped_row.addWidget(self.stopped_label, 1)
+        stopped_row.addWidget(self.continue_button)
+        stopped_row.addWidget(self.discard_button)
+        self.stopped_widget.hide()
+        layout.addWidget(self.stopped_widget)
         self.progress_bar = QProgressBar(self)
         layout.addWidget(self.progress_bar)
         self.status_label = QLabel(self)
@@ -171,6 +192,7 @@ class TrainingDock(QWidget):
         if self.is_running:  # its project was closed: the run cannot become one of its versions
             self.cancel()
         self.refresh_models(reset=True)  # another project: fine-tune its active model by default
+        self.refresh_stopped()
 
     def _on_images_changed(self, *args) -> None:
         self._update_enabled()
@@ -212,13 +234,76 @@ class TrainingDock(QWidget):
         self.cancel_button.setEnabled(running)
         for widget in (self.base_combo, self.minutes_spin, self.advanced, self.activate_check):
             widget.setEnabled(not running)
+        self.continue_button.setEnabled(not running and not reason)
+        self.continue_button.setToolTip(reason or "Train on from the stopped run's last epoch until its time "
+                                                  "budget is spent")
+        self.discard_button.setEnabled(not running)
+
+    def refresh_stopped(self) -> None:
+        """Show the most recently stopped run of the project that can continue, if any."""
+        project = self.project
+        try:
+            self._stopped = stopped_runs(project.connection, project.folder) if project is not None else []
+        except Exception:  # noqa: BLE001 - an unreadable catalogue offers nothing; opening reported it
+            self._stopped = []
+        if self._stopped:
+            self.stopped_label.setText(f"Stopped run: {self._stopped[0].describe()}.")
+        self.stopped_widget.setVisible(bool(self._stopped))
+        self._update_enabled()
 
     # -- running ---------------------------------------------------------------------
     def start(self) -> bool:
         """Save the project, then start the training process; returns whether it started."""
-        project = self.project
-        if self.is_running or project is None or self.material().empty:
+        if self.is_running or self.project is None or self.material().empty:
             return False
+        base = self.base_combo.currentData() or None
+        base_name = Path(base).name if base else "scratch"
+        name = f"{base_name}-ft-{datetime.now():%Y%m%d-%H%M%S}"
+        out = Path(self.project.folder) / catalogue.MODELS_FOLDER / name
+        return self._launch(name, out, base=base, minutes=self.minutes_spin.value(), seed=self.seed_spin.value(),
+                            device=self.device_combo.currentText(),
+                            learning_rate=self.learning_rate_spin.value() or None,
+                            crop_size=self.crop_spin.value() or None)
+
+    def continue_stopped(self) -> bool:
+        """Continue the stopped run shown (its own options, this project's images, --resume)."""
+        if self.is_running or not self._stopped or self.project is None or self.material().empty:
+            return False
+        run = self._stopped[0]
+        options = run.options
+        return self._launch(run.name, run.out, base=options["base"], minutes=run.minutes, seed=options["seed"],
+                            device=options["device"], learning_rate=options["learning_rate"],
+                            crop_size=options["crop_size"], resume=True)
+
+    def discard_stopped(self) -> bool:
+        """Delete the stopped run's folder after asking; returns whether it was deleted."""
+        if self.is_running or not self._stopped or self.project is None:
+            return False
+        run = self._stopped[0]
+        answer = QMessageBox.question(
+            self, "Discard the stopped run",
+            f"Delete {run.name} (its checkpoint and best weights so far) from the project's models folder?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        # Checked again now: the folder must still be a real folder directly in this project's models folder.
+        again = {r.name: r for r in stopped_runs(self.project.connection, self.project.folder)}
+        if run.name not in again:
+            self.status_label.setText(f"{run.name} is no longer a stopped run; nothing was deleted.")
+            self.refresh_stopped()
+            return False
+        try:
+            shutil.rmtree(again[run.name].out)
+        except OSError as error:
+            self.status_label.setText(f"Could not delete {run.name}: {error.strerror or error}")
+            self.refresh_stopped()
+            return False
+        self.status_label.setText(f"Deleted the stopped run {run.name}.")
+        self.refresh_stopped()
+        return True
+
+    def _launch(self, name: str, out: Path, *, base: str | None, minutes: float, seed: int, device: str,
+                learning_rate: float | None, crop_size: int | None, resume: bool = False) -> bool:
+        project = self.project
         # The child reads reviewed images and masks from disk: they must be saved first.
         # MainWindow.autosave is None while no project (or no document) is open.
         autosave = self.window.autosave
@@ -235,25 +320,23 @@ class TrainingDock(QWidget):
             except Exception as error:  # noqa: BLE001 - a catalogue that cannot be written
                 self.status_label.setText(f"Cannot start: the validation images could not be recorded ({error}).")
                 return False
-        base = self.base_combo.currentData() or None
-        base_name = Path(base).name if base else "scratch"
-        name = f"{base_name}-ft-{datetime.now():%Y%m%d-%H%M%S}"
-        out = Path(project.folder) / catalogue.MODELS_FOLDER / name
         data = self.data_arguments if self.data_arguments is not None else ["--project", str(project.folder)]
         arguments = train_arguments(
-            out, data, base=base, minutes=self.minutes_spin.value(), seed=self.seed_spin.value(),
-            device=self.device_combo.currentText(), learning_rate=self.learning_rate_spin.value() or None,
-            crop_size=self.crop_spin.value() or None, name=name, extra=self.extra_arguments)
+            out, data, base=base, minutes=minutes, seed=seed, device=device, learning_rate=learning_rate,
+            crop_size=crop_size, name=name, extra=[*self.extra_arguments, *(["--resume"] if resume else [])])
         self.process = TrainingProcess(self)
         self.process.event.connect(self._on_event)
         self.process.log.connect(self.log_view.appendPlainText)
         self.process.finished.connect(self._on_finished)
-        self._run = RunningJob.start(project, "training", self.process.command[1:], name=name, out=out)
+        # The record keeps the whole command (the arguments too): a stopped run continues from it.
+        self._run = RunningJob.start(project, "training", [*self.process.program[1:], *arguments], name=name, out=out)
+        self._minutes_left = None
         self.plot.clear()
         self.log_view.clear()
         self.log_view.appendPlainText(" ".join(["seggui", *arguments[0:]]))
         self.progress_bar.setRange(0, 0)  # busy until the first epoch gives an ETA
-        self.status_label.setText(f"Starting: {name}…")
+        self.status_label.setText(f"{'Continuing' if resume else 'Starting'}: {name}…")
+        self.stopped_widget.hide()
         self.process.start(arguments)
         self._update_enabled()
         return True
@@ -291,6 +374,7 @@ class TrainingDock(QWidget):
             self.plot.add_epoch(event)
             elapsed = time.monotonic() - self._run.started
             remaining = float(event.get("eta_s") or 0.0)
+            self._minutes_left = remaining / 60
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(int(1000 * elapsed / max(1e-6, elapsed + remaining)))
             ap = event.get("val_ap50")
@@ -321,15 +405,20 @@ class TrainingDock(QWidget):
                 outcome, text = "failed", f"Failed: the trained model could not be read ({error})"
         elif outcome == "cancelled":
             text = f"Cancelled; no new version was added. The active model is unchanged. ({message})"
+            if self._minutes_left is not None:
+                result = {"minutes_left": round(self._minutes_left, 2)}
         elif outcome == "failed":
             text = f"Failed; no new version was added. The active model is unchanged.\n{message}"
         run.finish(self.project, outcome, result, process.log_tail(30))
+        self.refresh_stopped()
+        if outcome == "cancelled" and any(stopped.name == run.name for stopped in self._stopped):
+            text += "\nIts checkpoint is kept: Continue trains on from its last epoch."
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1 if outcome == "done" else 0)
         self.status_label.setText(text)
         self.log_view.appendPlainText(text)
         self._update_enabled()
-        if result is not None:
+        if outcome == "done" and result is not None:
             self.refresh_models()
             self.version_added.emit(str(run.out))
             if result.get("activated"):

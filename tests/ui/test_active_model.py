@@ -137,6 +137,7 @@ class FakeTrainingProcess(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.outcome = None
+        self.program = ["python", "-m", "seggui"]
         self.command = ["python", "-m", "seggui", "train"]
 
     def start(self, arguments):

@@ -86,3 +86,50 @@ def test_real_job_adds_a_version_then_a_cancelled_job_adds_none(setup, qtbot, tm
     assert len(records.model_versions(window.project.connection)) == 1
     assert records.jobs(window.project.connection)[-1].status == "cancelled"
     assert dock.start_button.isEnabled()  # a new job can start
+
+    # The cancelled run kept its checkpoint: the dock offers to continue it, with its own options.
+    stopped_name = records.jobs(window.project.connection)[-1].command[
+        records.jobs(window.project.connection)[-1].command.index("--name") + 1]
+    assert dock.stopped_widget.isVisibleTo(dock) and stopped_name in dock.stopped_label.text()
+    assert "Continue trains on" in dock.status_label.text()
+    dock.crop_spin.setValue(64)  # the dock's settings are for new runs, not for the stopped one
+    dock.extra_arguments = [*TINY, "--threads", "1", "--epochs", "2"]  # end after one more epoch
+    continued = []
+    with qtbot.waitSignal(dock.job_finished, timeout=120_000) as finished:
+        qtbot.mouseClick(dock.continue_button, Qt.MouseButton.LeftButton)
+        assert not dock.stopped_widget.isVisibleTo(dock)
+        dock.process.event.connect(continued.append)
+    assert finished.args[0] == "done", finished.args[1]
+    command = records.jobs(window.project.connection)[-1].command
+    assert "--resume" in command and command[command.index("--crop-size") + 1] == "32"
+    assert command[command.index("--out") + 1] == str(window.project.folder / "models" / stopped_name)
+    assert continued[0]["resumed_from_epoch"] >= 1
+    versions = records.model_versions(window.project.connection)
+    assert [v.name for v in versions][-1] == stopped_name
+    assert not dock.stopped_widget.isVisibleTo(dock)
+
+
+@pytest.mark.slow
+def test_a_stopped_run_can_be_discarded(setup, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window, panel, dock = setup
+    images, masks = write_pairs(tmp_path / "data")
+    dock.data_arguments = ["--images", str(images), "--masks", str(masks)]
+    dock.extra_arguments = [*TINY, "--threads", "1"]
+    window.document.set_status(window.document.images[0], "reviewed")
+    dock.base_combo.setCurrentIndex(dock.base_combo.findData(""))
+    dock.crop_spin.setValue(32)
+    dock.minutes_spin.setValue(5)
+    with qtbot.waitSignal(dock.job_finished, timeout=120_000):
+        assert dock.start()
+        dock.process.event.connect(lambda event: event["event"] == "epoch" and dock.cancel())
+    assert dock.stopped_widget.isVisibleTo(dock)
+    folder = dock._stopped[0].out
+    assert (folder / "checkpoint.pt").is_file()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    assert not dock.discard_stopped() and folder.is_dir()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert dock.discard_stopped()
+    assert not folder.exists() and not dock.stopped_widget.isVisibleTo(dock)
+    assert "Deleted the stopped run" in dock.status_label.text()

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 
 from seggui.core.errors import TrainingError
+from seggui.core import stopped_runs
 from seggui.ml.training import data as training_data
 from seggui.ml.training.config import TrainConfig
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = stopped_runs.CHECKPOINT_NAME  # the GUI looks for it too, to offer continuing
 WEIGHTS_NAME = "weights.pt"
 CARD_NAME = "card.json"
 

@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from seggui.core.errors import ModelError, TrainingError
-from seggui.ml.dsb import modality
+from seggui.ml.modality import modality
 from seggui.ml.postprocess import InstanceParams
 from seggui.ml.targets import IGNORE
 from seggui.ml.safe_load import load_weights
