@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 from seggui.core import records
+from seggui.core.project_files import MODELS_FOLDER
 from seggui.core.safe_files import UnsafePathError, open_regular
 from seggui.ml.registry import ModelInfo, list_models, model_from_folder
 
 DEFAULT_BASE = "nuclei"  # the bundled model fine-tuned when no project version is active
-MODELS_FOLDER = "models"  # <project>/models/<version name>/ holds fine-tuned versions
 
 
 def project_versions(project) -> list[records.ModelVersion]:
