@@ -91,7 +91,8 @@ def test_a_merged_pair_scores_below_clean_cells_network(nuclei):
     # The model separates the touching pairs; merge the first pair it found back together.
     first, second = int(labels[24, 24]), int(labels[24, 48])
     assert first and second and first != second
-    maps = nuclei.dense_maps(normalize_image(image, 1, nuclei.low, nuclei.high), PredictOptions(), None, None)
+    maps = nuclei.dense_maps(normalize_image(image, nuclei.in_channels, nuclei.low, nuclei.high), PredictOptions(),
+                             None, None)
     foreground = 1.0 - maps[0]
     wrong = merged(labels, first, second)
     scores = confidence.network_scores(wrong, foreground, maps[3], maps[1])

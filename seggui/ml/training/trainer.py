@@ -186,10 +186,16 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
                                         groups=groups)
     sampler = distributed.sampler(dataset, world, rank)
     workers = loader_workers(config.workers, device)
+    if workers:
+        # Forked crop workers inherit OpenCV's thread pool without its threads and can hang in it:
+        # with one thread OpenCV never enters the pool (here or in the workers).
+        import cv2
+
+        cv2.setNumThreads(1)
     # Workers are forked afresh each epoch (not persistent), so they see the epoch set_epoch chose.
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True, num_workers=workers,
-        pin_memory=device.type == "cuda", worker_init_fn=_one_thread if workers else None,
+        pin_memory=device.type == "cuda",
     )
     net = distributed.wrap(model, device)
     class_weights = torch.tensor([1.0, 1.0, config.boundary_weight], device=device)
@@ -239,13 +245,6 @@ def loader_workers(asked: int | None, device: torch.device) -> int:
     if device.type == "cpu":
         return 0
     return max(0, min(8, (os.cpu_count() or 1) - 1))
-
-
-def _one_thread(_worker_id: int) -> None:
-    """Each crop worker is one process: OpenCV's own thread pool would oversubscribe the cores."""
-    import cv2
-
-    cv2.setNumThreads(1)
 
 
 def _training_scale(config: TrainConfig, base_info) -> dict:
