@@ -47,7 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           help="resize images by this before the network (default: measured from the masks "
                                "so the cells reach the base model's cell size; 1 when training from scratch)")
     advanced.add_argument("--no-distance-head", action="store_true")
-    advanced.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs (0: off)")
+    advanced.add_argument("--patience", type=int,
+                          help="stop after this many epochs without a validation gain (0: never; default: never "
+                               "within --minutes, whose best epoch is kept anyway, else 20)")
     advanced.add_argument("--validation-fraction", type=float, default=0.1)
     advanced.add_argument("--holdout-hash-percent", type=float, default=0.0,
                           help="never use images whose name hash falls below this percentage (test set)")
@@ -69,7 +71,7 @@ def config_from_args(args):
         keep_checkpoint=args.keep_checkpoint,
         width=args.width, depth=args.depth, channels=args.channels,
         distance_head=not args.no_distance_head, batch_size=args.batch_size, crop_size=args.crop_size,
-        crops_per_epoch=args.crops_per_epoch, patience=args.patience or None,
+        crops_per_epoch=args.crops_per_epoch, patience=args.patience,
         validation_fraction=args.validation_fraction, holdout_hash_percent=args.holdout_hash_percent,
         threads=args.threads, name=args.name, input_scale=args.input_scale, workers=args.workers,
         balance_modalities=args.balance_modalities,

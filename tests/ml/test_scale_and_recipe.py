@@ -197,3 +197,14 @@ def test_the_bundled_card_names_no_absolute_path_and_says_its_cell_size():
     assert not [s for s in strings(card) if s.startswith("/") or " /work" in s or " /home" in s or " /tmp" in s]
     assert card["scale"]["input_scale"] == 1.0 and 15 < card["scale"]["cell_diameter"] < 25
     assert card["heldout_accuracy"]["plain"]["all"]["images"] == 98
+
+
+def test_a_time_budget_is_spent_whole_an_epoch_count_may_stop_early(tmp_path):
+    from seggui.ml.cli_train import config_from_args
+    from seggui.cli import build_parser
+
+    assert TrainConfig(out=tmp_path, minutes=8).with_recipe().patience == 0
+    assert TrainConfig(out=tmp_path, epochs=50).with_recipe().patience == 20
+    assert TrainConfig(out=tmp_path, minutes=8, patience=5).with_recipe().patience == 5
+    args = build_parser().parse_args(["train", "--images", "i", "--masks", "m", "--out", "o", "--minutes", "8"])
+    assert config_from_args(args).with_recipe().patience == 0
