@@ -14,15 +14,13 @@ the folder found here, never into one the record names.
 from __future__ import annotations
 
 import math
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seggui.core import records
 from seggui.core.errors import ProjectError
 from seggui.core.project_files import models_folder
-from seggui.core.safe_files import is_identifier
+from seggui.core.safe_files import UnsafePathError, check_not_link, is_identifier, real_folder
 
 CHECKPOINT_NAME = "checkpoint.pt"  # seggui.ml.training writes it after every epoch
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -85,18 +83,13 @@ def _options(command: list) -> dict | None:
     }
 
 
-def _is_real_folder(path: Path) -> bool:
+def _has_checkpoint(folder: Path) -> bool:
+    """A real folder (not a link) holding a regular checkpoint file (not a link either)."""
     try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
+        check_not_link(real_folder(folder) / CHECKPOINT_NAME, "checkpoint")
+    except UnsafePathError:
         return False
-
-
-def _is_regular_file(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
+    return True
 
 
 def stopped_runs(connection, project_folder: str | Path) -> list[StoppedRun]:
@@ -123,7 +116,7 @@ def stopped_runs(connection, project_folder: str | Path) -> list[StoppedRun]:
             continue
         options = _options(job.command)
         folder = models / name
-        if options is None or not _is_real_folder(folder) or not _is_regular_file(folder / CHECKPOINT_NAME):
+        if options is None or not _has_checkpoint(folder):
             continue
         result = job.result if isinstance(job.result, dict) else {}
         left = _number(result.get("minutes_left"), float, 0.0, MAX_MINUTES) if "minutes_left" in result else None
