@@ -19,13 +19,17 @@ proposed cell unmatched); a cell in a merged or split error is not also missed o
 
 manual: false -> delete (1 action); missed -> polygon of max(4, ceil(perimeter / 12 px))
     vertices along the true outline, one action per vertex, filling background only;
-    merged -> delete (1) plus a polygon per true cell; split -> merge (2 per extra piece).
+    merged -> delete (1) plus a polygon per true cell; split -> merge (2 per extra piece),
+    and when the merged cell still misses the true cell (IoU < 0.5: the pieces cover too
+    little of it), delete it (1) and draw the polygon.
 assisted, in review-queue order (errors of proposed cells by score ascending, then missed
     cells): false -> delete (1); missed -> add_cell click at the cell's innermost point (1),
     kept when it matches the true cell (IoU >= 0.5), else undo (1) and box_cell over the
     true bounding box (2), same rule, else undo (1) and the manual polygon; merged -> split
     clicks, one per true cell at its innermost point (Enter is free), kept when every part
-    matches its true cell, else undo (1) and the manual fix; split -> merge (2 per piece).
+    matches its true cell, else undo (1) and the manual fix; split -> merge (2 per piece),
+    and when the merged cell still misses the true cell, delete it (1) and add the cell as a
+    missed one (click, box, polygon).
     The tools get the image and the prediction's probability map.
 
 Printed: one JSON object with the action totals, AP@0.5 = TP / (TP + FP + FN) pooled over
@@ -60,7 +64,8 @@ MATCH_IOU = 0.5
 VERTEX_SPACING = 12.0  # px of outline per polygon vertex
 MIN_VERTICES = 4
 KINDS = ("missed", "false", "merged", "split")
-OUTCOMES = ("add_cell_kept", "box_cell_kept", "missed_by_polygon", "split_kept", "merged_by_hand")
+OUTCOMES = ("add_cell_kept", "box_cell_kept", "missed_by_polygon", "split_kept", "merged_by_hand",
+            "pieces_merged", "pieces_redrawn")
 
 
 @dataclass
@@ -253,11 +258,12 @@ class Person:
         self.use("delete")
         self.click(*point)
 
-    def merge(self, pieces: list[int]) -> None:
-        """Merge the other pieces into the largest one: 2 clicks per extra piece."""
+    def merge(self, pieces: list[int]) -> int | None:
+        """Merge the other pieces into the largest one: 2 clicks per extra piece. Returns the
+        id of the merged cell (None when no piece is left)."""
         present = [p for p in pieces if (self.layer.data == p).any()]
         if len(present) < 2:
-            return
+            return present[0] if present else None
         keep = max(present, key=lambda p: int((self.layer.data == p).sum()))
         self.use("merge")
         for other in present:
@@ -265,6 +271,20 @@ class Person:
                 continue
             self.click(*self.cell_point(keep))
             self.click(*self.cell_point(other))
+        return keep
+
+    def join_split(self, error: Error, redraw) -> None:
+        """Merge the pieces of a split cell; when the pieces together still miss the true cell
+        (IoU < 0.5: they cover too little of it), delete the merged cell (1) and draw the cell
+        again with `redraw(true_id)` (the polygon by hand, the assisted click otherwise)."""
+        true_id = error.true_ids[0]
+        kept = self.merge(error.pred_ids)
+        if kept is not None and _iou(self.layer.data == kept, self.truth == true_id) >= MATCH_IOU:
+            return self.outcome("pieces_merged")
+        if kept is not None:
+            self.delete(kept)
+        self.outcome("pieces_redrawn")
+        redraw(true_id)
 
     def polygon(self, true_id: int) -> None:
         """Outline a true cell by clicking vertices along it; Enter closes (not counted)."""
@@ -390,7 +410,7 @@ def correct(regime: str, image: np.ndarray | None, truth: np.ndarray, labels: np
         if error.kind == "false":
             person.delete(error.pred_ids[0])
         elif error.kind == "split":
-            person.merge(error.pred_ids)
+            person.join_split(error, person.polygon if regime == "manual" else person.add_missed)
         elif error.kind == "missed":
             if regime == "manual":
                 person.polygon(error.true_ids[0])

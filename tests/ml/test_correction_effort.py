@@ -85,7 +85,30 @@ def test_simulate_finds_the_planted_errors_and_counts_actions():
     assert result["manual_ap50_after"] >= 0.9
     assert result["ap50_before"] < 0.5
     assert len(result["assisted_ms"]) >= 2  # the split and the add_cell click were timed
-    assert result["assisted_outcomes"] == {"add_cell_kept": 1, "split_kept": 1}
+    assert result["assisted_outcomes"] == {"add_cell_kept": 1, "split_kept": 1, "pieces_merged": 1}
+
+
+def test_split_pieces_covering_too_little_are_deleted_and_the_cell_drawn_again():
+    """Two small pieces inside a large true cell: merging them still misses the cell (IoU < 0.5),
+    so the person deletes the merged cell and draws the cell (a polygon by hand, a click when
+    assisted); both passes end with the cell matched."""
+    bench = load_benchmark()
+    shape = (96, 96)
+    cell = disc(shape, 48, 48, 20)
+    truth = cell.astype(np.int32)
+    labels = np.zeros(shape, np.uint16)
+    labels[disc(shape, 40, 40, 5)] = 1
+    labels[disc(shape, 56, 56, 5)] = 2
+    image = np.where(cell, 200, 20).astype(np.uint8)
+    probability = np.where(cell, 0.9, 0.02).astype(np.float32)
+    prediction = SimpleNamespace(labels=labels, scores={1: 0.4, 2: 0.4}, probability=probability)
+    result = bench.simulate(image, truth, prediction)
+    assert result["errors_by_kind"] == {"missed": 0, "false": 0, "merged": 0, "split": 1}
+    vertices = len(bench.outline_vertices(cell))
+    assert result["manual_actions"] == 2 + 1 + vertices  # merge, delete, polygon
+    assert result["manual_ap50_after"] == 1.0 and result["assisted_ap50_after"] == 1.0
+    assert result["assisted_outcomes"]["pieces_redrawn"] == 1
+    assert result["assisted_actions"] < result["manual_actions"]
 
 
 def test_review_order_puts_low_scores_first_and_missed_cells_last():
