@@ -60,9 +60,11 @@ def main() -> None:
     }
     write_card(card, TARGET / "card.json")
     results = {}
-    for flips in (False, True):
+    # plain: no flips; with_flips: every image flipped; default: as `seggui predict` does
+    # (flips on a CPU for images up to seggui.ml.inference.AUTO_FLIP_PIXELS).
+    for flips, key in ((False, "plain"), (True, "with_flips"), (None, "default")):
         result = evaluate(str(TARGET), args.data, flips)
-        results["with_flips" if flips else "plain"] = {
+        results[key] = {
             k: ({key: v[key] for key in ("images", "ap50", "mean_image_ap50", "ap50_95", "precision", "recall", "f1")}
                 if v.get("images") else v)
             for k, v in result.items() if k in ("fluorescence", "stained", "brightfield", "all")

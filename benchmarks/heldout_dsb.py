@@ -1,6 +1,6 @@
 """Held-out DSB2018 accuracy of a model, per modality (fluorescence, stained, brightfield).
 
-    python benchmarks/heldout_dsb.py --model nuclei [--data DIR [DIR ...]] [--flips] [--json OUT.json]
+    python benchmarks/heldout_dsb.py --model nuclei [--data DIR [DIR ...]] [--flips | --no-flips] [--json OUT.json]
 
 The test split is every image whose id hashes into the bottom 15 % (seggui.ml.dsb), in
 ../shared/data/cells/dsb2018 and dsb2018-extra by default. It is used for nothing else: the
@@ -27,7 +27,7 @@ from seggui.ml.registry import load_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def evaluate(model: str, data: Path | list[Path], flips: bool = False, device: str = "cpu",
+def evaluate(model: str, data: Path | list[Path], flips: bool | None = None, device: str = "cpu",
              threads: int | None = None) -> dict:
     predictor = load_model(model, device, threads=threads)
     options = PredictOptions(test_time_flips=flips)
@@ -47,7 +47,7 @@ def evaluate(model: str, data: Path | list[Path], flips: bool = False, device: s
         per_image[pair.stem] = {"modality": kind, "ap50": scores.ap50, "n_true": scores.n_true,
                                 "n_pred": scores.n_pred}
     result = {"model": model, "data": [Path(f).name for f in folders], "heldout_percent": HELDOUT_PERCENT,
-              "test_time_flips": flips,
+              "test_time_flips": "auto" if flips is None else flips,
               "images": len(per_image), "seconds": round(seconds, 1)}
     for kind, matches in groups.items():
         result[kind] = summarize(matches) if matches else {"images": 0}
@@ -61,7 +61,8 @@ def main() -> None:
     parser.add_argument("--model", default="nuclei")
     cells = ROOT.parent / "shared" / "data" / "cells"
     parser.add_argument("--data", type=Path, nargs="+", default=[cells / "dsb2018", cells / "dsb2018-extra"])
-    parser.add_argument("--flips", action="store_true")
+    parser.add_argument("--flips", action=argparse.BooleanOptionalAction, default=None,
+                        help="test-time flips on every image, or on none (default: as `seggui predict` does)")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

@@ -57,7 +57,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--flips", action="store_true")
+    parser.add_argument("--flips", action=argparse.BooleanOptionalAction, default=None,
+                        help="test-time flips, or none (default: as `seggui predict` does)")
     args = parser.parse_args()
     names = args.models or [m.name for m in list_models() if m.available]
     image = test_image(args.size)

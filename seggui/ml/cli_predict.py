@@ -17,7 +17,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--flips", action="store_true", help="test-time flips (4x slower)")
+    parser.add_argument("--flips", action=argparse.BooleanOptionalAction, default=None,
+                        help="test-time flips (4x the network time); default: on a GPU, and on a CPU for "
+                             "images up to 512 x 768 pixels")
     parser.add_argument("--threads", type=int, help="CPU threads (default: all available)")
     parser.add_argument("--scores", action="store_true",
                         help="also write OUT/<stem>.json: {\"image_score\": s, \"instances\": {\"<label id>\": s}}, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -39,7 +39,9 @@ class PredictOptions:
     tile: int = 1024  # tile side in pixels; images up to this size run in one pass
     overlap: int = 64  # pixels shared by neighbouring tiles, blended linearly
     batch_size: int = 2  # tiles per forward pass; 2 x 1024^2 keeps CPU memory under ~1 GB
-    test_time_flips: bool = False  # average over flips: slower, slightly more accurate
+    # Average the maps over four flips (4x the network time, slightly more accurate); None:
+    # where it stays quick (NetworkPredictor.auto_flips).
+    test_time_flips: bool | None = None
     postprocess: dict | None = None  # overrides of the card's InstanceParams
     score_threshold: float = 0.5  # Mask R-CNN detections below this are dropped
     # Per-cell confidence also from agreement with a horizontally flipped pass (2x the network
@@ -140,6 +142,10 @@ def fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
         return fuse(model)
     except Exception:  # any tracing failure only costs the speed-up
         return model
+
+
+# 512 x 768: four passes of it take about as long as one of 1024 x 1024 (1.0 s on 2 cores).
+AUTO_FLIP_PIXELS = 512 * 768
 
 
 class NetworkPredictor(Predictor):
@@ -262,9 +268,21 @@ class NetworkPredictor(Predictor):
         overrides = options.postprocess or {}
         return InstanceParams.from_json({**params.to_json(), **overrides})
 
+    def auto_flips(self, height: int, width: int) -> bool:
+        """Test-time flips when asked for neither way: always on a GPU; on a CPU while the
+        image (at the network's scale) has at most AUTO_FLIP_PIXELS, so that four passes cost
+        about what one pass of a 1024 x 1024 image does. (98 held-out DSB2018 images, AP@0.5
+        per image, without / with flips: fluorescence 0.849 / 0.857, stained 0.594 / 0.606, all
+        0.796 / 0.804.)"""
+        if self.device.type != "cpu":
+            return True
+        return height * width * self.input_scale * self.input_scale <= AUTO_FLIP_PIXELS
+
     @torch.inference_mode()
     def predict(self, image, options=None, progress=None, cancelled=None) -> Prediction:
         options = options or PredictOptions()
+        if options.test_time_flips is None:
+            options = replace(options, test_time_flips=self.auto_flips(*np.asarray(image).shape[:2]))
         timings = {}
         start = time.perf_counter()
         planes = normalize_image(np.asarray(image), self.in_channels, self.low, self.high)

@@ -131,7 +131,9 @@ def metrics_text(card: dict) -> str:
         else:
             lines.append(f"Validation AP50 {_number(trained.get('val_ap50'))}, "
                          f"Dice {_number(trained.get('val_dice'))}")
-    heldout = _dict(_dict(card.get("heldout_accuracy")).get("plain"))
+    accuracy = _dict(card.get("heldout_accuracy"))
+    # "default": as the app predicts (test-time flips where they stay quick); older cards: plain.
+    heldout = _dict(accuracy.get("default")) or _dict(accuracy.get("plain"))
     groups = [(str(name), figures) for name, figures in heldout.items()
               if name != "all" and isinstance(figures, dict) and _is_number(figures.get("ap50"))]
     if groups:  # per modality: a pooled figure hides that stained images are much harder

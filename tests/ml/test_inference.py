@@ -69,6 +69,25 @@ def test_flips_keep_shapes(tiny):
     assert tiny.predict(image, PredictOptions(test_time_flips=True)).labels.shape == (64, 64)
 
 
+def test_flips_by_default_only_where_they_stay_quick(tiny, monkeypatch):
+    """Unasked, a CPU flips an image up to AUTO_FLIP_PIXELS and not a larger one; asked either
+    way, it does as asked."""
+    from seggui.ml import inference
+
+    asked = []
+    real = type(tiny)._maps
+    monkeypatch.setattr(type(tiny), "_maps", lambda self, batch, flips: asked.append(flips) or real(self, batch, flips))
+    monkeypatch.setattr(inference, "AUTO_FLIP_PIXELS", 64 * 64)
+    small, _ = disks_image((64, 64))
+    large, _ = disks_image((64, 65))
+    for image, options, expected in ((small, None, True), (large, None, False),
+                                     (small, PredictOptions(test_time_flips=False), False),
+                                     (large, PredictOptions(test_time_flips=True), True)):
+        asked.clear()
+        tiny.predict(image, options)
+        assert asked and set(asked) == {expected}
+
+
 def test_semantic_unet(tmp_path):
     import json
 

@@ -41,3 +41,14 @@ def test_training_time_reads_in_minutes_with_the_lineage_total():
     assert last_line({"images": ["a"], "duration_s": "long", "lineage": 5}) == "Trained on 1 image"
     assert last_line({"images": ["a"], "duration_s": 60, "lineage": [{"minutes": 1}, "x"]}) == \
         "Trained on 1 image for 1.0 min"
+
+
+def test_heldout_figures_are_those_of_the_default_prediction_when_the_card_has_them():
+    from seggui.ui.model_catalogue import metrics_text
+
+    plain = {"stained": {"images": 18, "ap50": 0.556}, "all": {"images": 98, "ap50": 0.761}}
+    default = {"stained": {"images": 18, "ap50": 0.571}, "all": {"images": 98, "ap50": 0.770}}
+    both = metrics_text({"heldout_accuracy": {"plain": plain, "default": default}})
+    assert "stained 0.571 (18 images)" in both and "0.556" not in both
+    older = metrics_text({"heldout_accuracy": {"plain": plain}})
+    assert "stained 0.556 (18 images)" in older
