@@ -1,5 +1,5 @@
 """The Model panel's "Options" box: how a model pre-segments (tile size, thresholds,
-minimum object size) and how its result enters the label layer ("Accept as").
+minimum object size, test-time flips) and how its result enters the label layer ("Accept as").
 
 Choosing a model loads its card's post-processing defaults here (`apply_card`); a run reads
 them with `options()` when it starts.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QWidget
 
 from seggui.core.proposals import MODES
-from seggui.ml.inference import PredictOptions
+from seggui.ml.inference import AUTO_FLIP_PIXELS, PredictOptions
 from seggui.ml.postprocess import InstanceParams
 
 
@@ -35,6 +35,16 @@ class PredictionOptionsBox(QGroupBox):
         self.min_size_spin.setSuffix(" px")
         self.min_size_spin.setToolTip("Objects smaller than this are dropped as noise")
         form.addRow("Minimum object size", self.min_size_spin)
+        self.flips_combo = QComboBox(self)
+        # None: the predictor decides (seggui.ml.inference.NetworkPredictor.auto_flips).
+        self.flips_combo.addItem("Where quick", None)
+        self.flips_combo.addItem("Always (4x slower)", True)
+        self.flips_combo.addItem("Never", False)
+        self.flips_combo.setToolTip(
+            "Average the model's maps over four mirrored copies of the image: slightly more accurate "
+            "(held-out DSB2018 AP50 0.796 -> 0.804), four times the network time. 'Where quick': on a GPU, "
+            f"and on a CPU for images up to {AUTO_FLIP_PIXELS:,} pixels (512 x 768)")
+        form.addRow("Test-time flips", self.flips_combo)
         self.mode_combo = QComboBox(self)
         for mode, text in MODES.items():
             self.mode_combo.addItem(text, mode)
@@ -70,7 +80,8 @@ class PredictionOptionsBox(QGroupBox):
 
     def options(self) -> PredictOptions:
         tile = self.tile_spin.value()
-        return PredictOptions(tile=tile, overlap=min(64, tile // 8), postprocess={
+        return PredictOptions(tile=tile, overlap=min(64, tile // 8), test_time_flips=self.flips_combo.currentData(),
+                              postprocess={
             "foreground_threshold": self.foreground_spin.value(),
             "seed_threshold": self.seed_spin.value(),
             "min_size": self.min_size_spin.value(),

@@ -1,0 +1,18 @@
+"""The Model panel's Options box: what a run is asked to do."""
+
+from __future__ import annotations
+
+from seggui.ui.prediction_options import PredictionOptionsBox
+
+
+def test_flips_choice_reaches_the_prediction_options(qtbot):
+    box = PredictionOptionsBox()
+    qtbot.addWidget(box)
+    assert box.flips_combo.currentIndex() == 0 and box.options().test_time_flips is None  # the predictor decides
+    chosen = []
+    for index in range(box.flips_combo.count()):
+        box.flips_combo.setCurrentIndex(index)
+        chosen.append(box.options().test_time_flips)
+    assert chosen == [None, True, False]
+    box.tile_spin.setValue(512)
+    assert box.options().tile == 512 and box.options().overlap == 64
