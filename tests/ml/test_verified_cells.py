@@ -79,6 +79,35 @@ def test_only_verified_cells_and_a_ring_of_background_carry_loss(tmp_path):
     assert set(np.unique(sample.labels)) == {0, 1, 2}
 
 
+def test_crops_of_a_partly_verified_image_mostly_hold_pixels_that_teach(tmp_path, monkeypatch):
+    """A crop placed anywhere on an image with one verified cell would mostly hold no loss;
+    crops are centred so that nearly all hold known pixels, and a whole image's crops are
+    placed as before (anywhere)."""
+    import torch
+
+    from seggui.ml.training.data import CropDataset
+
+    folder, labels = project_with_verified(tmp_path, verified=(6,))
+    [row] = reviewed_samples(folder)
+    partly = load_sample(Pair("a", row.image_path, [row.mask_path], row.ignore_ids, row.verified_ids), 1)
+    assert len(partly.meta["known_points"])
+    whole = load_sample(Pair("a", row.image_path, [row.mask_path]), 1)
+    assert "known_points" not in whole.meta
+
+    def teaching_crops(sample) -> float:
+        crops = CropDataset([sample], crop_size=16, length=200, seed=0)
+        return float(np.mean([bool((crops[i][1] != IGNORE).any()) for i in range(len(crops))]))
+
+    assert teaching_crops(partly) >= 0.85
+    before = [CropDataset([whole], 16, 5, seed=0)[i][0] for i in range(5)]
+    monkeypatch.setattr(CropDataset, "_corner", staticmethod(lambda sample, rng, shape, size: (
+        int(rng.integers(0, shape[0] - size + 1)), int(rng.integers(0, shape[1] - size + 1)))))
+    assert teaching_crops(partly) <= 0.6  # what uniform placement gives: the test can fail
+    # A whole image's crops are those uniform placement gives, draw for draw.
+    after = [CropDataset([whole], 16, 5, seed=0)[i][0] for i in range(5)]
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+
+
 def test_unknown_pixels_ring_never_claims_another_cell():
     labels = np.zeros((30, 30), np.int32)
     labels[5:15, 5:15] = 1

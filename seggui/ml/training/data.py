@@ -201,6 +201,9 @@ def load_sample(pair: Pair, channels: int, normalization: dict | None = None, sc
     meta = {"raw": raw}
     if ignore is not None:
         meta["ignore"] = ignore
+    if pair.verified_ids is not None:
+        # Where crops are centred (CropDataset): every KNOWN_STRIDE-th pixel that teaches.
+        meta["known_points"] = np.flatnonzero(~ignore.ravel())[::KNOWN_STRIDE].astype(np.int64)
     return Sample(
         pair.stem,
         image,
@@ -253,6 +256,13 @@ def _pad_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(array, pads, mode=mode)
 
 
+# A partly verified image teaches only around its verified cells; a crop placed anywhere would
+# mostly hold pixels without loss. So most of its crops hold a known pixel, at a random place in
+# the crop (the rest are placed anywhere, as on a whole image).
+KNOWN_FOCUS = 0.9
+KNOWN_STRIDE = 7  # of the known pixels, every 7th is kept as a possible crop position
+
+
 def crop_weights(areas: list[int], groups: list[str] | None = None) -> np.ndarray:
     """How often each image is cropped from. Larger images give more crops (in proportion to
     the square root of their area). With `groups` (one name per image, such as its modality),
@@ -290,6 +300,19 @@ class CropDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
+    @staticmethod
+    def _corner(sample: Sample, rng: np.random.Generator, shape: tuple[int, int], window_size: int) -> tuple[int, int]:
+        """The crop's top-left corner in the (padded) image: uniform, or on a partly verified
+        image mostly around a known pixel (KNOWN_FOCUS)."""
+        height, width = shape
+        points = sample.meta.get("known_points")
+        if points is not None and len(points) and rng.random() < KNOWN_FOCUS:
+            row, col = divmod(int(points[int(rng.integers(0, len(points)))]), sample.labels.shape[1])
+            top = min(max(0, row - int(rng.integers(0, window_size))), height - window_size)
+            left = min(max(0, col - int(rng.integers(0, window_size))), width - window_size)
+            return top, left
+        return int(rng.integers(0, height - window_size + 1)), int(rng.integers(0, width - window_size + 1))
+
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         sample = self.samples[int(rng.choice(len(self.samples), p=self.weights))]
@@ -302,8 +325,7 @@ class CropDataset(torch.utils.data.Dataset):
         classes = _pad_to(sample.classes, window_size, window_size)
         distance = _pad_to(sample.distance, window_size, window_size)
         labels = _pad_to(sample.labels, window_size, window_size) if window_size != size else None
-        top = int(rng.integers(0, image.shape[1] - window_size + 1))
-        left = int(rng.integers(0, image.shape[2] - window_size + 1))
+        top, left = self._corner(sample, rng, image.shape[1:], window_size)
         window = (slice(top, top + window_size), slice(left, left + window_size))
         image = image[(slice(None),) + window]
         classes = classes[window]
