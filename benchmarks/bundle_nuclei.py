@@ -62,9 +62,9 @@ def main() -> None:
     results = {}
     # plain: no flips; with_flips: every image flipped; default: as `seggui predict` does
     # (flips on a CPU for images up to seggui.ml.inference.AUTO_FLIP_PIXELS).
-    for flips, key in ((False, "plain"), (True, "with_flips"), (None, "default")):
+    for flips, name in ((False, "plain"), (True, "with_flips"), (None, "default")):
         result = evaluate(str(TARGET), args.data, flips)
-        results[key] = {
+        results[name] = {
             k: ({key: v[key] for key in ("images", "ap50", "mean_image_ap50", "ap50_95", "precision", "recall", "f1")}
                 if v.get("images") else v)
             for k, v in result.items() if k in ("fluorescence", "stained", "brightfield", "all")
