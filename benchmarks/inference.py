@@ -2,6 +2,10 @@
 post-processing, with the ratio of the total to a bare forward pass of the network.
 
     python benchmarks/inference.py [--models nuclei classic ...] [--repeats 3] [--threads N]
+        [--precision auto|float32|bfloat16 ...]
+
+Several precisions are measured one after the other in the same run (a baseline beside the
+change: the machine is noisy); the default is the app's own, "auto".
 
 The image is a real DSB2018 fluorescence image tiled to 1024x1024 (so post-processing sees
 a realistic number of nuclei), or synthetic noise when the shared data is absent.
@@ -18,6 +22,7 @@ import numpy as np
 import torch
 
 from seggui.ml.inference import NetworkPredictor, PredictOptions
+from seggui.ml.precision import PRECISIONS, autocast, resolve
 from seggui.ml.registry import list_models, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,16 +42,17 @@ def test_image(size: int = 1024) -> np.ndarray:
 
 
 @torch.inference_mode()
-def bare_forward_ms(predictor: NetworkPredictor, size: int, repeats: int) -> float:
+def bare_forward_ms(predictor: NetworkPredictor, size: int, repeats: int, precision: str) -> float:
     x = torch.rand(1, predictor.in_channels, size, size)
     if predictor.device.type == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)
-    predictor.model(x)  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predictor.model(x)
-        times.append(time.perf_counter() - start)
+    with autocast(predictor.device, precision):
+        predictor.model(x)  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            predictor.model(x)
+            times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
 
 
@@ -57,6 +63,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["auto"],
+                        help="network arithmetic; several are measured in turn (default: auto, as the app)")
     parser.add_argument("--flips", action=argparse.BooleanOptionalAction, default=None,
                         help="test-time flips, or none (default: as `seggui predict` does)")
     args = parser.parse_args()
@@ -64,24 +72,28 @@ def main() -> None:
     image = test_image(args.size)
     print(f"image {image.shape} {image.dtype}; torch {torch.__version__}, threads "
           f"{args.threads or 'default'}, device {args.device}")
-    print(f"{'model':<30} {'norm ms':>8} {'net ms':>8} {'post ms':>8} {'total ms':>9} {'bare fwd':>9} {'ratio':>6} {'cells':>6}")
+    print(f"{'model':<30} {'precision':>9} {'norm ms':>8} {'net ms':>8} {'post ms':>8} {'total ms':>9} "
+          f"{'bare fwd':>9} {'ratio':>6} {'cells':>6}")
     for name in names:
         predictor = load_model(name, args.device, threads=args.threads)
-        options = PredictOptions(test_time_flips=args.flips)
-        predictor.predict(image, options)  # warm-up (allocator, oneDNN kernels)
-        runs = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            prediction = predictor.predict(image, options)
-            runs.append((time.perf_counter() - start, prediction))
-        total, prediction = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-        t = prediction.timings
-        bare = bare_forward_ms(predictor, args.size, args.repeats) if isinstance(predictor, NetworkPredictor) else None
-        ratio = f"{total * 1000 / bare:6.2f}" if bare else "   n/a"
-        bare_text = f"{bare:9.0f}" if bare else "      n/a"
-        print(f"{name:<30} {t['normalize'] * 1000:8.0f} {t['network'] * 1000:8.0f} {t['postprocess'] * 1000:8.0f} "
-              f"{total * 1000:9.0f} {bare_text} {ratio} {int(prediction.labels.max()):6d}")
-
+        for asked in args.precision:
+            options = PredictOptions(test_time_flips=args.flips, precision=asked)
+            precision = resolve(asked, predictor.device)
+            predictor.predict(image, options)  # warm-up (allocator, oneDNN kernels)
+            runs = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                prediction = predictor.predict(image, options)
+                runs.append((time.perf_counter() - start, prediction))
+            total, prediction = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+            t = prediction.timings
+            bare = (bare_forward_ms(predictor, args.size, args.repeats, precision)
+                    if isinstance(predictor, NetworkPredictor) else None)
+            ratio = f"{total * 1000 / bare:6.2f}" if bare else "   n/a"
+            bare_text = f"{bare:9.0f}" if bare else "      n/a"
+            print(f"{name:<30} {precision:>9} {t['normalize'] * 1000:8.0f} {t['network'] * 1000:8.0f} "
+                  f"{t['postprocess'] * 1000:8.0f} {total * 1000:9.0f} {bare_text} {ratio} "
+                  f"{int(prediction.labels.max()):6d}")
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flips", action=argparse.BooleanOptionalAction, default=None,
                         help="test-time flips (4x the network time); default: on a GPU, and on a CPU for "
                              "images up to 512 x 768 pixels")
+    parser.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="network arithmetic on a CPU (default auto: bfloat16 where the processor computes "
+                             "it natively, about 3x faster; else float32; SEGGUI_PRECISION overrides auto)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: all available)")
     parser.add_argument("--scores", action="store_true",
                         help="also write OUT/<stem>.json: {\"image_score\": s, \"instances\": {\"<label id>\": s}}, "
@@ -172,7 +175,8 @@ def run(args) -> int:
     predictor = load_model(args.model, args.device, threads=threads)
     args.out.mkdir(parents=True, exist_ok=True)
     options = PredictOptions(tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
-                             test_time_flips=args.flips, score_flip=getattr(args, "score_flip", False))
+                             test_time_flips=args.flips, score_flip=getattr(args, "score_flip", False),
+                             precision=getattr(args, "precision", "auto"))
     bar = _Bar(len(planes))
     failures = 0
     reported = (SegguiError, OSError, ValueError, MemoryError)  # per image; anything else is a bug

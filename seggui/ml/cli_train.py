@@ -54,6 +54,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     advanced.add_argument("--holdout-hash-percent", type=float, default=0.0,
                           help="never use images whose name hash falls below this percentage (test set)")
     advanced.add_argument("--threads", type=int, help="CPU threads for torch")
+    advanced.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                          help="U-Net arithmetic on a CPU (default auto: bfloat16 where the processor computes "
+                               "it natively, about 2.7x the steps per minute; else float32)")
     advanced.add_argument("--workers", type=int,
                           help="processes preparing training crops (default: 0 on the CPU, up to 8 on a GPU)")
     advanced.add_argument("--balance-modalities", action="store_true",
@@ -74,7 +77,7 @@ def config_from_args(args):
         crops_per_epoch=args.crops_per_epoch, patience=args.patience,
         validation_fraction=args.validation_fraction, holdout_hash_percent=args.holdout_hash_percent,
         threads=args.threads, name=args.name, input_scale=args.input_scale, workers=args.workers,
-        balance_modalities=args.balance_modalities,
+        balance_modalities=args.balance_modalities, precision=args.precision,
     )
     config.learning_rate = args.learning_rate  # None: the recipe's (TrainConfig.with_recipe)
     config.extra["command"] = "seggui " + " ".join(sys.argv[1:]) if sys.argv else None
@@ -97,7 +100,8 @@ def _printer(mode: str):
         kind = event["event"]
         if kind == "start":
             line = (f"training on {event['train_images']} images, validating on {event['val_images']} "
-                    f"({event['device']}, {event['parameters']:,} parameters)")
+                    f"({event['device']}{', ' + event['precision'] if event.get('precision') else ''}, "
+                    f"{event['parameters']:,} parameters)")
             if event.get("scale_note"):
                 line += f"; {event['scale_note']}"
         elif kind == "epoch":

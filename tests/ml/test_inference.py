@@ -76,7 +76,7 @@ def test_flips_by_default_only_where_they_stay_quick(tiny, monkeypatch):
 
     asked = []
     real = type(tiny)._maps
-    monkeypatch.setattr(type(tiny), "_maps", lambda self, batch, flips: asked.append(flips) or real(self, batch, flips))
+    monkeypatch.setattr(type(tiny), "_maps", lambda self, batch, flips, *rest: asked.append(flips) or real(self, batch, flips, *rest))
     monkeypatch.setattr(inference, "AUTO_FLIP_PIXELS", 64 * 64)
     small, _ = disks_image((64, 64))
     large, _ = disks_image((64, 65))

@@ -2,7 +2,8 @@
 `run_epochs`, which owns what must not differ between them.
 
 It owns the budget (epochs or minutes, summed over --resume), the learning-rate schedule
-(warm-up, then cosine to 2 %), the optimiser (AdamW), mixed precision on CUDA, the stop
+(warm-up, then cosine to 2 %), the optimiser (AdamW), mixed precision (float16 on CUDA, bfloat16
+on a CPU that has it natively, for the networks that ask for it), the stop
 checks after every step, per-epoch validation, the best-epoch rule (validation AP@0.5,
 ties to the lower validation loss), the files (weights.pt of the best epoch, checkpoint.pt
 of the last) and the events (start, epoch, checkpoint). A network brings only its parts
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from seggui.core.errors import TrainingError
+from seggui.ml.precision import autocast, resolve
 from seggui.ml.safe_load import atomic_save
 from seggui.ml.training import distributed
 from seggui.ml.training.config import TrainConfig
@@ -43,6 +45,9 @@ class NetworkParts:
     train_mode: Callable[[], None] | None = None  # default: model.train()
     sampler: object = None  # a DistributedSampler under torchrun
     score_base: bool = True  # validate the starting point (the base's score)
+    # seggui.ml.precision's resolved precision for the training steps; None: float16 mixed
+    # precision on CUDA, float32 on a CPU (the torchvision networks: bfloat16 is unmeasured there).
+    precision: str | None = None
     start_event: dict = field(default_factory=dict)  # extra fields of the start event
 
 
@@ -69,8 +74,9 @@ def run_epochs(config: TrainConfig, parts: NetworkParts, split, emit, should_sto
     model = parts.model
     parameters = parts.parameters if parts.parameters is not None else list(model.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    precision = parts.precision or resolve("float32", device)
+    # float16 needs its gradients scaled; bfloat16 has float32's range and does not.
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "mixed")
 
     epochs_limit = config.epochs if config.epochs is not None else (None if config.minutes else DEFAULT_EPOCHS)
     budget_s = config.minutes * 60 if config.minutes else None
@@ -95,7 +101,7 @@ def run_epochs(config: TrainConfig, parts: NetworkParts, split, emit, should_sto
         "event": "start", "images": len(split.samples), "train_images": len(split.training),
         "val_images": len(split.validation), "validation_measured": split.measured,
         "validation_note": split.note, "epochs": epochs_limit, "minutes": config.minutes,
-        "device": str(device), "world_size": world, "parameters": parameter_count(model),
+        "device": str(device), "precision": precision, "world_size": world, "parameters": parameter_count(model),
         "resumed_from_epoch": start_epoch if config.resume else None, "out": str(out), **parts.start_event,
     })
 
@@ -124,7 +130,7 @@ def run_epochs(config: TrainConfig, parts: NetworkParts, split, emit, should_sto
             steps_tried += 1
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate()
-            with torch.autocast(device.type, enabled=use_amp):
+            with autocast(device, precision):
                 loss = parts.step_loss(batch)
             if loss is not None:
                 loss = loss.float()

@@ -20,6 +20,8 @@ from torch.nn import functional as F
 from seggui.core.errors import ModelError, TrainingError
 from seggui.ml.modality import modality
 from seggui.ml.postprocess import InstanceParams
+from seggui.ml.precision import autocast
+from seggui.ml.precision import resolve as resolve_precision
 from seggui.ml.targets import IGNORE
 from seggui.ml.safe_load import load_weights
 from seggui.ml.training import data as training_data
@@ -199,6 +201,10 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
     )
     net = distributed.wrap(model, device)
     class_weights = torch.tensor([1.0, 1.0, config.boundary_weight], device=device)
+    try:
+        precision = resolve_precision(config.precision, device)
+    except ValueError as error:
+        raise TrainingError(f"--precision: {error}") from None
 
     def step_loss(batch):
         images, classes, distance = batch
@@ -208,16 +214,17 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
         return segmentation_loss(net(images), classes.to(device), distance.to(device), class_weights, distance_head)
 
     def validate() -> dict:
-        return _validate(model, val_samples, multiple, device, class_weights, distance_head, params)[0]
+        return _validate(model, val_samples, multiple, device, class_weights, distance_head, params, precision)[0]
 
     parts = NetworkParts(model, loader, dataset, step_loss, validate, {"architecture": architecture},
-                         sampler=sampler, score_base=base_state is not None,
+                         sampler=sampler, score_base=base_state is not None, precision=precision,
                          start_event={"input_scale": scale["input_scale"], "scale_note": _scale_note(scale, base_info, config.input_scale)})
     result = run_epochs(config, parts, split, emit, should_stop, device, rank, world)
     best_epoch, stopped, base_metrics = result.best_epoch, result.stopped, result.base_metrics
     best_state = load_weights(out / WEIGHTS_NAME, device)
     model.load_state_dict(best_state)
-    final_metrics, maps = _validate(model, val_samples, multiple, device, class_weights, distance_head, params)
+    final_metrics, maps = _validate(model, val_samples, multiple, device, class_weights, distance_head, params,
+                                    precision)
     if config.tune_thresholds and val_samples:
         params, _ = tune_thresholds(maps, val_samples, params)
         final_metrics.update(score_maps(maps, val_samples, params))
@@ -225,6 +232,7 @@ def _train(config: TrainConfig, emit, should_stop, rank: int, world: int) -> dic
                       train_samples, val_samples, result.history, best_epoch, result.elapsed, stopped,
                       parameter_count(model), world, honest_validation(split, base_metrics, final_metrics))
     card["scale"] = scale
+    card["training"]["precision"] = precision  # what "auto" chose on this machine
     if rank == 0:
         from seggui.ml.cards import write_card
 
@@ -290,13 +298,15 @@ def _scale_note(scale: dict, base_info, asked: float | None = None) -> str:
             f"by {scale['input_scale']:g} for training and prediction")
 
 
-def _validate(model, samples, multiple, device, class_weights, distance_head, params):
+def _validate(model, samples, multiple, device, class_weights, distance_head, params, precision="float32"):
+    """Validation in the precision the run trains in: the app predicts in the same one."""
     was_training = model.training
     model.eval()
     losses, maps = [], []
     with torch.inference_mode():
         for sample in samples:
-            logits = forward_whole(model, sample.image, multiple, device)
+            with autocast(device, precision):
+                logits = forward_whole(model, sample.image, multiple, device).float()
             classes = torch.from_numpy(sample.classes.astype(np.int64))[None].to(device)
             distance = torch.from_numpy(sample.distance)[None].to(device)
             losses.append(float(segmentation_loss(logits, classes, distance, class_weights, distance_head)))
