@@ -48,17 +48,20 @@ class ImageRecord:
     id: str = ""  # unique in the project; names repeat when two folders hold phase.png
 
 
-def segment(image, model: str = "nuclei", device: str = "auto", threads: int | None = None, page: int = 0):
+def segment(image, model: str = "nuclei", device: str = "auto", threads: int | None = None, page: int = 0,
+            precision: str = "auto"):
     """Pre-segment one image (a path or an array) with a model name or folder.
 
     Returns a `seggui.ml.inference.Prediction`: `.labels` (instance ids), `.scores` (cell id ->
     confidence in [0, 1]), `.image_score`, `.probability` (foreground map). The same code as
-    `seggui predict` and the Model panel."""
+    `seggui predict` and the Model panel. `precision` "auto" runs bfloat16 on a CPU that computes
+    it natively, else float32 (seggui.ml.precision); "float32" insists on float32."""
     from seggui.core.imageio import read_image
+    from seggui.ml.inference import PredictOptions
     from seggui.ml.registry import load_model
 
     array = read_image(Path(image), page=page).array if isinstance(image, (str, Path)) else np.asarray(image)
-    return load_model(model, device=device, threads=threads).predict(array)
+    return load_model(model, device=device, threads=threads).predict(array, PredictOptions(precision=precision))
 
 
 def models(project: str | Path | None = None) -> list[str]:

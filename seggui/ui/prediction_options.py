@@ -1,5 +1,5 @@
 """The Model panel's "Options" box: how a model pre-segments (tile size, thresholds,
-minimum object size, test-time flips) and how its result enters the label layer ("Accept as").
+minimum object size, test-time flips, arithmetic) and how its result enters the label layer ("Accept as").
 
 Choosing a model loads its card's post-processing defaults here (`apply_card`); a run reads
 them with `options()` when it starts.
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
 
 from seggui.core.proposals import MODES
 from seggui.ml.inference import AUTO_FLIP_PIXELS, PredictOptions
+from seggui.ml.precision import cpu_has_native_bfloat16
 from seggui.ml.postprocess import InstanceParams
 
 
@@ -45,6 +46,17 @@ class PredictionOptionsBox(QGroupBox):
             "(held-out DSB2018 AP50 0.796 -> 0.804), four times the network time. 'Where quick': on a GPU, "
             f"and on a CPU for images up to {AUTO_FLIP_PIXELS:,} pixels (512 x 768)")
         form.addRow("Test-time flips", self.flips_combo)
+        self.precision_combo = QComboBox(self)
+        native = cpu_has_native_bfloat16()
+        self.precision_combo.addItem("Automatic (bfloat16 here)" if native else "Automatic (float32 here)", "auto")
+        self.precision_combo.addItem("float32 always", "float32")
+        self.precision_combo.setToolTip(
+            "The network's arithmetic on the CPU. Automatic runs bfloat16 where the processor computes it "
+            "natively (about three times as fast; on 98 held-out DSB2018 images the same AP50, 0.804 in "
+            "float32 and 0.805 in bfloat16), else float32. "
+            + ("This processor has native bfloat16." if native else "This processor has no native bfloat16.")
+            + " A GPU always runs float16 mixed precision.")
+        form.addRow("Arithmetic", self.precision_combo)
         self.mode_combo = QComboBox(self)
         for mode, text in MODES.items():
             self.mode_combo.addItem(text, mode)
@@ -81,7 +93,7 @@ class PredictionOptionsBox(QGroupBox):
     def options(self) -> PredictOptions:
         tile = self.tile_spin.value()
         return PredictOptions(tile=tile, overlap=min(64, tile // 8), test_time_flips=self.flips_combo.currentData(),
-                              postprocess={
+                              precision=self.precision_combo.currentData(), postprocess={
             "foreground_threshold": self.foreground_spin.value(),
             "seed_threshold": self.seed_spin.value(),
             "min_size": self.min_size_spin.value(),

@@ -71,3 +71,32 @@ def test_balance_and_workers_are_recorded_on_the_card(tmp_path, capsys):
     assert code == 0, err
     config = read_card(out / "card.json")["training"]["config"]
     assert config["balance_modalities"] is True and config["workers"] == 0
+
+
+def test_balanced_runs_choose_epochs_by_the_mean_of_each_modality():
+    """With --balance-modalities the validation AP that picks the epoch weighs each modality
+    alike: three fluorescence images found and one stained image missed is 0.5, not 0.75."""
+    from seggui.ml.postprocess import InstanceParams
+    from seggui.ml.training.validation import score_maps
+
+    labels = np.zeros((32, 32), np.int32)
+    labels[8:20, 8:20] = 1
+    found = np.zeros((3, 32, 32), np.float32)
+    found[0] = np.where(labels > 0, 0.0, 1.0)
+    found[1] = 1.0 - found[0]
+    missed = np.zeros_like(found)
+    missed[0] = 1.0
+
+    def sample(kind):
+        meta = {"modality": kind} if kind else {}
+        return Sample("s", np.zeros((1, 32, 32), np.float32), labels, labels.astype(np.uint8),
+                      np.zeros((32, 32), np.float32), meta=meta)
+
+    maps = [(found, None)] * 3 + [(missed, None)]
+    params = InstanceParams(0.5, 0.5, 4, 1)
+    balanced = score_maps(maps, [sample("fluorescence")] * 3 + [sample("stained")], params)
+    assert balanced["val_ap50"] == pytest.approx(0.5)
+    assert balanced["val_ap50_images"] == pytest.approx(0.75)
+    assert balanced["val_ap50_by_modality"] == {"fluorescence": 1.0, "stained": 0.0}
+    plain = score_maps(maps, [sample(None)] * 4, params)
+    assert plain["val_ap50"] == pytest.approx(0.75) and "val_ap50_by_modality" not in plain

@@ -16,3 +16,15 @@ def test_flips_choice_reaches_the_prediction_options(qtbot):
     assert chosen == [None, True, False]
     box.tile_spin.setValue(512)
     assert box.options().tile == 512 and box.options().overlap == 64
+
+
+def test_arithmetic_choice_reaches_the_prediction_options(qtbot):
+    from seggui.ml.precision import cpu_has_native_bfloat16
+
+    box = PredictionOptionsBox()
+    qtbot.addWidget(box)
+    assert box.options().precision == "auto"
+    # The automatic choice names what it will run on this processor.
+    assert ("bfloat16 here" in box.precision_combo.currentText()) == cpu_has_native_bfloat16()
+    box.precision_combo.setCurrentIndex(1)
+    assert box.options().precision == "float32"

@@ -44,12 +44,25 @@ def predict_maps(model, samples, multiple: int, device, classes: int, distance_h
 
 
 def score_maps(maps, samples, params: InstanceParams) -> dict:
+    """Mean validation AP@0.5 and foreground Dice over the images.
+
+    When the samples carry a "modality" (training with --balance-modalities), val_ap50 is the
+    mean of each modality's mean instead, so the epoch and the thresholds are chosen for every
+    kind of image: 44 fluorescence images beside 9 stained ones otherwise decide alone (a run
+    chose an epoch that lost 0.04 on held-out stained images for 0.002 on fluorescence)."""
     aps, dices = [], []
     for (probabilities, distance), sample in zip(maps, samples):
         labels = without_ignored(instances_from_outputs(probabilities, distance, params), sample.meta.get("ignore"))
         aps.append(match(iou_matrix(sample.labels, labels), 0.5).ap)
         dices.append(foreground_dice(sample.labels, labels))
-    return {"val_ap50": float(np.mean(aps)), "val_dice": float(np.mean(dices))}
+    metrics = {"val_ap50": float(np.mean(aps)), "val_dice": float(np.mean(dices))}
+    kinds = [sample.meta.get("modality") for sample in samples]
+    if all(kinds):
+        by_kind = {kind: float(np.mean([ap for ap, k in zip(aps, kinds) if k == kind])) for kind in sorted(set(kinds))}
+        metrics["val_ap50_images"] = metrics["val_ap50"]
+        metrics["val_ap50_by_modality"] = by_kind
+        metrics["val_ap50"] = float(np.mean(list(by_kind.values())))
+    return metrics
 
 
 def tune_thresholds(maps, samples, start: InstanceParams) -> tuple[InstanceParams, float]:
