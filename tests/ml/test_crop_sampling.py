@@ -75,7 +75,8 @@ def test_balance_and_workers_are_recorded_on_the_card(tmp_path, capsys):
 
 def test_balanced_runs_choose_epochs_by_the_mean_of_each_modality():
     """With --balance-modalities the validation AP that picks the epoch weighs each modality
-    alike: three fluorescence images found and one stained image missed is 0.5, not 0.75."""
+    by the square root of its image count: four fluorescence images found and one stained image
+    missed is 2/3, not 4/5."""
     from seggui.ml.postprocess import InstanceParams
     from seggui.ml.training.validation import score_maps
 
@@ -92,11 +93,11 @@ def test_balanced_runs_choose_epochs_by_the_mean_of_each_modality():
         return Sample("s", np.zeros((1, 32, 32), np.float32), labels, labels.astype(np.uint8),
                       np.zeros((32, 32), np.float32), meta=meta)
 
-    maps = [(found, None)] * 3 + [(missed, None)]
+    maps = [(found, None)] * 4 + [(missed, None)]
     params = InstanceParams(0.5, 0.5, 4, 1)
-    balanced = score_maps(maps, [sample("fluorescence")] * 3 + [sample("stained")], params)
-    assert balanced["val_ap50"] == pytest.approx(0.5)
-    assert balanced["val_ap50_images"] == pytest.approx(0.75)
+    balanced = score_maps(maps, [sample("fluorescence")] * 4 + [sample("stained")], params)
+    assert balanced["val_ap50"] == pytest.approx(2 / 3)
+    assert balanced["val_ap50_images"] == pytest.approx(0.8)
     assert balanced["val_ap50_by_modality"] == {"fluorescence": 1.0, "stained": 0.0}
-    plain = score_maps(maps, [sample(None)] * 4, params)
-    assert plain["val_ap50"] == pytest.approx(0.75) and "val_ap50_by_modality" not in plain
+    plain = score_maps(maps, [sample(None)] * 5, params)
+    assert plain["val_ap50"] == pytest.approx(0.8) and "val_ap50_by_modality" not in plain
