@@ -370,8 +370,9 @@ class TrainingDock(QWidget):
             else:
                 validating = f"validating on {event.get('val_images')}"
             scale = f"; {event['scale_note']}" if event.get("scale_note") else ""
+            arithmetic = f", {event['precision']}" if event.get("precision") else ""
             self.status_label.setText(f"Training on {event.get('train_images')} images, {validating} "
-                                      f"({event.get('device')}){scale}…")
+                                      f"({event.get('device')}{arithmetic}){scale}…")
             self.log_view.appendPlainText(self.status_label.text())
         elif kind == "epoch":
             self.plot.add_epoch(event)

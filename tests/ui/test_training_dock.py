@@ -61,6 +61,7 @@ def test_real_job_adds_a_version_then_a_cancelled_job_adds_none(setup, qtbot, tm
         dock.process.event.connect(events.append)
     assert finished.args[0] == "done", finished.args[1]
     assert [e["event"] for e in events][0] == "start" and any(e["event"] == "epoch" for e in events)
+    assert f"(cpu, {events[0]['precision']})" in dock.log_view.toPlainText()  # the arithmetic it runs
     assert dock.plot.epochs and dock.progress_bar.value() == dock.progress_bar.maximum()
     versions = records.model_versions(window.project.connection)
     assert len(versions) == 1 and not versions[0].active
