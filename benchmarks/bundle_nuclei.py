@@ -25,6 +25,7 @@ def main() -> None:
     from heldout_dsb import evaluate
 
     from seggui.ml.cards import read_card, write_card
+    from seggui.ml.precision import resolve
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("trained", type=Path)
@@ -74,6 +75,8 @@ def main() -> None:
                   "image (DSB style), 'ap50' pools counts over images",
         # What measured these figures (python benchmarks/heldout_dsb.py gives them for any model).
         "command": f"python benchmarks/bundle_nuclei.py {args.trained.name}",
+        # The arithmetic prediction ran in ("auto" on this machine's CPU; seggui.ml.precision).
+        "precision": resolve("auto", torch.device("cpu")),
         **results,
     }
     write_card(card, TARGET / "card.json")

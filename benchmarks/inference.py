@@ -14,6 +14,7 @@ a realistic number of nuclei), or synthetic noise when the shared data is absent
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -74,11 +75,13 @@ def main() -> None:
           f"{args.threads or 'default'}, device {args.device}")
     print(f"{'model':<30} {'precision':>9} {'norm ms':>8} {'net ms':>8} {'post ms':>8} {'total ms':>9} "
           f"{'bare fwd':>9} {'ratio':>6} {'cells':>6}")
+    rows = []
     for name in names:
         predictor = load_model(name, args.device, threads=args.threads)
         for asked in args.precision:
             options = PredictOptions(test_time_flips=args.flips, precision=asked)
-            precision = resolve(asked, predictor.device)
+            network = isinstance(predictor, NetworkPredictor)
+            precision = resolve(asked, predictor.device) if network else "n/a"
             predictor.predict(image, options)  # warm-up (allocator, oneDNN kernels)
             runs = []
             for _ in range(args.repeats):
@@ -87,13 +90,18 @@ def main() -> None:
                 runs.append((time.perf_counter() - start, prediction))
             total, prediction = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
             t = prediction.timings
-            bare = (bare_forward_ms(predictor, args.size, args.repeats, precision)
-                    if isinstance(predictor, NetworkPredictor) else None)
+            bare = bare_forward_ms(predictor, args.size, args.repeats, precision) if network else None
             ratio = f"{total * 1000 / bare:6.2f}" if bare else "   n/a"
             bare_text = f"{bare:9.0f}" if bare else "      n/a"
             print(f"{name:<30} {precision:>9} {t['normalize'] * 1000:8.0f} {t['network'] * 1000:8.0f} "
                   f"{t['postprocess'] * 1000:8.0f} {total * 1000:9.0f} {bare_text} {ratio} "
                   f"{int(prediction.labels.max()):6d}")
+            rows.append({"benchmark": "inference", "model": name, "precision": precision,
+                         "normalize_ms": round(t["normalize"] * 1000, 1), "network_ms": round(t["network"] * 1000, 1),
+                         "postprocess_ms": round(t["postprocess"] * 1000, 1), "total_ms": round(total * 1000, 1),
+                         "cells": int(prediction.labels.max())})
+    for row in rows:  # for benchmarks/run_all.py
+        print(json.dumps(row))
 
 if __name__ == "__main__":
     main()
