@@ -43,7 +43,7 @@ class PredictionOptionsBox(QGroupBox):
         self.flips_combo.addItem("Never", False)
         self.flips_combo.setToolTip(
             "Average the model's maps over four mirrored copies of the image: slightly more accurate "
-            "(held-out DSB2018 AP50 0.796 -> 0.804), four times the network time. 'Where quick': on a GPU, "
+            "(held-out DSB2018 AP50 0.798 -> 0.808), four times the network time. 'Where quick': on a GPU, "
             f"and on a CPU for images up to {AUTO_FLIP_PIXELS:,} pixels (512 x 768)")
         form.addRow("Test-time flips", self.flips_combo)
         self.precision_combo = QComboBox(self)
@@ -53,7 +53,7 @@ class PredictionOptionsBox(QGroupBox):
         self.precision_combo.setToolTip(
             "The network's arithmetic on the CPU. Automatic runs bfloat16 where the processor computes it "
             "natively (about three times as fast; on 98 held-out DSB2018 images the same AP50, 0.804 in "
-            "float32 and 0.805 in bfloat16), else float32. "
+            "float32 and 0.805 in bfloat16 with the previous model), else float32. "
             + ("This processor has native bfloat16." if native else "This processor has no native bfloat16.")
             + " A GPU always runs float16 mixed precision.")
         form.addRow("Arithmetic", self.precision_combo)
