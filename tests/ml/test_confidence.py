@@ -68,11 +68,16 @@ def test_no_cells_has_a_defined_image_score():
     assert prediction.scores == {} and prediction.image_score == 1.0
 
 
-def test_image_score_is_area_weighted_mean():
-    labels = np.zeros((10, 10), np.uint16)
-    labels[:2, :5] = 1  # 10 px
-    labels[5:, :6] = 2  # 30 px
-    assert confidence.image_score(labels, {1: 0.2, 2: 0.6}) == pytest.approx((0.2 * 10 + 0.6 * 30) / 40)
+def test_image_score_is_its_least_confident_tenth_of_cells():
+    """Ten cells: nine sure ones and a doubtful one make a doubtful image, whatever their sizes."""
+    labels = np.zeros((20, 20), np.uint16)
+    for cell in range(1, 11):
+        labels[cell - 1, :] = cell
+    labels[10:, :] = 10  # the doubtful cell is the largest: an area-weighted mean would hide nothing
+    scores = {cell: 0.9 for cell in range(1, 10)} | {10: 0.1}
+    assert confidence.image_score(labels, scores) == pytest.approx(np.quantile([0.9] * 9 + [0.1], 0.1))
+    assert confidence.image_score(labels, {cell: 0.9 for cell in range(1, 11)}) == pytest.approx(0.9)
+    assert confidence.image_score(labels, scores) < 0.85
 
 
 def test_a_merged_pair_scores_below_clean_cells_classic():
