@@ -46,10 +46,12 @@ def resolve(asked: str | None, device: torch.device) -> str:
     if device.type != "cpu":
         return "float32"
     choice = asked or "auto"
+    source = "precision"
     if choice == "auto":
         choice = os.environ.get(ENVIRONMENT_VARIABLE, "auto").strip().lower() or "auto"
+        source = f"{ENVIRONMENT_VARIABLE} (environment)"
     if choice not in PRECISIONS:
-        raise ValueError(f"unknown precision {choice!r} (use {', '.join(PRECISIONS)})")
+        raise ValueError(f"unknown {source} {choice!r} (use {', '.join(PRECISIONS)})")
     if choice == "auto":
         return "bfloat16" if cpu_has_native_bfloat16() else "float32"
     return choice

@@ -35,7 +35,7 @@ def test_auto_is_bfloat16_only_on_a_cpu_that_computes_it_natively(monkeypatch):
     assert precision.resolve("auto", cpu) == "bfloat16"
     assert precision.resolve("float32", cpu) == "float32"
     monkeypatch.setenv(precision.ENVIRONMENT_VARIABLE, "half")
-    with pytest.raises(ValueError, match="half"):
+    with pytest.raises(ValueError, match="SEGGUI_PRECISION.*half"):
         precision.resolve("auto", cpu)
     assert precision.resolve("auto", torch.device("cuda")) == "mixed"
 
