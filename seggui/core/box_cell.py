@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
-from seggui.core.assisted import MIN_CELL, grey_image, largest_component
+from seggui.core.assisted import MIN_CELL, RELAXED_PEAK, grey_image, largest_component
 from seggui.core.layers import Rect
 from seggui.core.texture import textured_region
 
@@ -37,7 +37,7 @@ def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
     """The mask of the cell a person boxed: (rect, boolean mask over rect) or None.
 
     In order: with a model's foreground `probability`, the largest region inside the box at a
-    relaxed threshold (half the box's peak, at most 0.5), when it covers a fair part of the
+    relaxed threshold (RELAXED_PEAK of the box's peak), when it covers a fair part of the
     box (a map of another modality holds scattered blobs); Otsu's threshold of the box and its
     surroundings, the cell being the class that is the minority around it, unless it is only a
     fragment of the textured region (local standard deviation), which is then taken; where
@@ -62,7 +62,7 @@ def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
         window = np.asarray(probability, dtype=np.float32)[y0:y1, x0:x1]
         peak = float(window.max()) if window.size else 0.0
         if peak >= 0.1:
-            mask = _usable(largest_component((window >= min(0.5, 0.5 * peak)) & free), free)
+            mask = _usable(largest_component((window >= RELAXED_PEAK * peak) & free), free)
             if mask is not None and _overlap(mask, ellipse) < BELIEVED:
                 mask = None
     if mask is None:
