@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QCoreApplication, Signal
-from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QCoreApplication, QTimer, Signal
+from PySide6.QtWidgets import QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from seggui.core.batch_plan import BatchPlan
 from seggui.core.prediction_run import PredictionRun, Proposal
@@ -299,6 +299,18 @@ class ModelPanel(QWidget):
                 pass
         self.proposal_box.show_proposal(proposal)
         self._update_enabled()
+        if proposal is not None:
+            self._bring_proposal_into_view()
+
+    def _bring_proposal_into_view(self) -> None:
+        """On a short screen the Proposal box sits below the dock's fold: a person who just
+        pre-segmented would not see where to accept. Scroll the dock to it."""
+        widget = self.parentWidget()
+        while widget is not None and not isinstance(widget, QScrollArea):
+            widget = widget.parentWidget()
+        if widget is not None:
+            # After the box's new text is laid out, or the scroll aims at its old place.
+            QTimer.singleShot(0, lambda: widget.ensureWidgetVisible(self.proposal_box))
 
     def accept(self) -> None:
         entry, proposal = self.window.current_image(), self._proposal

@@ -276,3 +276,24 @@ def test_batch_never_replaces_what_a_person_painted_and_says_so_before_it_starts
     assert np.array_equal(after[imported_before > 0], imported_before[imported_before > 0])  # kept exactly
     assert (after[imported_before == 0] > 0).any()  # the proposal filled the rest
     assert fresh.status == "predicted" and fresh.label_layers[0].data.any()
+
+
+def test_on_a_short_window_the_dock_scrolls_to_the_proposal(setup, qtbot):
+    window, panel = setup
+    area = window.docks["Model"].widget()
+    for dock in window.docks.values():  # the Model dock alone on the right, as its tab shows it
+        if dock.widget() is not area:
+            dock.hide()
+    window.resize(1000, 480)  # a laptop screen: the Proposal box starts below the dock's fold
+    qtbot.wait(50)
+    area.verticalScrollBar().setValue(0)
+    button = panel.accept_button
+
+    def box_visible() -> bool:
+        top = button.mapTo(area.viewport(), button.rect().topLeft()).y()
+        return 0 <= top and top + button.height() <= area.viewport().height()
+
+    assert area.verticalScrollBar().maximum() > 0 and not box_visible()
+    select(panel, "classic")
+    predict_current(qtbot, panel)
+    qtbot.waitUntil(box_visible, timeout=2_000)
