@@ -108,6 +108,18 @@ def target_layer(entry: ImageEntry, preferred: object = None) -> LabelLayer | No
     return layers[0] if layers else None
 
 
+def cells_a_replace_discards(entry: ImageEntry, layer: LabelLayer | None) -> int:
+    """How many cells of `layer` that a person made, imported or checked a Replace would throw
+    away: every cell unless the labels are still a model's accepted proposal (status
+    "predicted": any edit makes the image "edited"), and then its verified cells."""
+    if layer is None or not layer.data.any():
+        return 0
+    if entry.status != "predicted":
+        return int(np.count_nonzero(np.unique(layer.data)))
+    present = set(np.unique(layer.data).tolist())
+    return sum(1 for cell, info in layer.instance_info.items() if info.get("verified") and cell in present)
+
+
 def accept_proposal(document: Document, entry: ImageEntry, proposal: np.ndarray, mode: str, model: str,
                     layer: LabelLayer | None = None,
                     scores: dict[int, float] | None = None) -> AcceptProposalCommand:

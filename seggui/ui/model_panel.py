@@ -21,11 +21,12 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QCoreApplication, QTimer, Signal
-from PySide6.QtWidgets import QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from seggui.core.batch_plan import BatchPlan
 from seggui.core.prediction_run import PredictionRun, Proposal
-from seggui.core.proposals import REPLACE, accept_proposal, batch_proposal, target_layer
+from seggui.core.proposals import (FILL_EMPTY, REPLACE, accept_proposal, batch_proposal,
+                                   cells_a_replace_discards, target_layer)
 from seggui.core.running_job import RunningJob
 from seggui.jobs.prediction import PredictionResult, PredictionTask, predict_images
 from seggui.jobs.worker import Job
@@ -316,16 +317,35 @@ class ModelPanel(QWidget):
         entry, proposal = self.window.current_image(), self._proposal
         if proposal is None or entry is None or entry.id != proposal.image_id:
             return
+        layer, mode = target_layer(entry, self.window.current_layer()), self.options_box.mode
+        at_stake = cells_a_replace_discards(entry, layer) if mode == REPLACE else 0
+        if at_stake:
+            mode = self.ask_replace(layer.name, at_stake, proposal.count)
+            if mode is None:
+                return
         try:
-            command = accept_proposal(self.window.document, entry, proposal.labels, self.options_box.mode,
-                                      proposal.model, target_layer(entry, self.window.current_layer()),
-                                      scores=proposal.scores)
+            command = accept_proposal(self.window.document, entry, proposal.labels, mode,
+                                      proposal.model, layer, scores=proposal.scores)
         except PermissionError as error:
             self.progress_label.setText(str(error))
             return
         self._record_accepted(entry, command.layer)
         self._proposal = None
         self._show_proposal()
+
+    def ask_replace(self, layer_name: str, cells: int, proposed: int) -> str | None:
+        """Accept as Replace would drop cells a person made, imported or verified: ask first.
+        Returns the mode to accept in (FILL_EMPTY, REPLACE) or None (cancelled)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Accept the proposal",
+                          f"'{layer_name}' already holds {cells} cell(s) that were painted, imported or "
+                          f"verified. Replace them with the {proposed} proposed cell(s), or keep them and "
+                          "add proposed cells only where nothing is labelled?", parent=self)
+        keep = box.addButton("Keep them, fill the rest", QMessageBox.ButtonRole.AcceptRole)
+        replace = box.addButton("Replace them", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        return FILL_EMPTY if box.clickedButton() is keep else REPLACE if box.clickedButton() is replace else None
 
     def _record_accepted(self, entry, layer) -> None:
         """Note in the catalogue that these labels are a model's, so that until a person changes

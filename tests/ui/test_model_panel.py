@@ -297,3 +297,60 @@ def test_on_a_short_window_the_dock_scrolls_to_the_proposal(setup, qtbot):
     select(panel, "classic")
     predict_current(qtbot, panel)
     qtbot.waitUntil(box_visible, timeout=2_000)
+
+
+def test_accept_as_replace_asks_before_dropping_painted_cells(setup, qtbot, monkeypatch):
+    from seggui.core.proposals import FILL_EMPTY
+
+    window, panel = setup
+    select(panel, "classic")
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REPLACE))
+    entry = window.current_image()
+    layer = entry.label_layers[0]
+    controller = window.canvas.controller
+    window.tool_state.tool, window.tool_state.label_id, window.tool_state.brush_radius = "brush", 9, 3
+    controller.press(5, 60)  # a cell painted where the model finds nothing
+    controller.release(5, 60)
+    assert entry.status == "edited"
+    painted = layer.data == 9
+    asked = []
+
+    def answer(choice):
+        def ask(name, cells, proposed):
+            asked.append((name, cells, proposed))
+            return choice
+        return ask
+
+    # Cancel: nothing changes, the proposal stays to be accepted.
+    monkeypatch.setattr(panel, "ask_replace", answer(None))
+    predict_current(qtbot, panel)
+    steps = len(window.document.undo_stack)
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert asked == [("labels", 1, 3)]
+    assert len(window.document.undo_stack) == steps and panel.proposal is not None
+    # Keep them: the painted cell stays exactly, the proposal fills the rest.
+    monkeypatch.setattr(panel, "ask_replace", answer(FILL_EMPTY))
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert (layer.data[painted] == 9).all() and len(np.unique(layer.data)) == 5
+    assert entry.status == "predicted"
+    # Now the labels are the model's: pre-segmenting again replaces them without a question...
+    asked.clear()
+    window.tool_state.tool = "pick"
+    predict_current(qtbot, panel)
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert asked == [] and not (layer.data == 9).any()
+
+
+def test_a_replace_keeps_asking_for_verified_cells_of_a_predicted_image(setup, qtbot, monkeypatch):
+    from seggui.core.proposals import cells_a_replace_discards
+
+    window, panel = setup
+    select(panel, "classic")
+    entry = window.current_image()
+    layer = entry.label_layers[0]
+    predict_current(qtbot, panel)
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REPLACE))
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert entry.status == "predicted" and cells_a_replace_discards(entry, layer) == 0
+    layer.instance_info = {1: {"verified": True}, 2: {"score": 0.4}, 99: {"verified": True}}  # 99: gone
+    assert cells_a_replace_discards(entry, layer) == 1
