@@ -33,9 +33,30 @@ def merged_labels(existing: np.ndarray, proposal: np.ndarray, mode: str) -> np.n
         raise ValueError(f"unknown accept mode {mode!r}")
     # New objects get ids above the existing ones so they never merge with a labelled cell.
     offset = int(existing.max()) if existing.size else 0
-    fill = (existing == 0) & (proposal > 0)
+    proposal = outside_labelled_cells(proposal, existing > 0)
+    fill = proposal > 0
     result = existing.astype(np.uint32 if offset + int(proposal.max(initial=0)) > 65535 else existing.dtype)
     result[fill] = proposal[fill].astype(np.int64) + offset
+    return result
+
+
+FREE_SHARE = 0.5  # a proposed cell mostly over labelled pixels is a cell already there
+
+
+def outside_labelled_cells(proposal: np.ndarray, occupied: np.ndarray) -> np.ndarray:
+    """The proposal where nothing is labelled, without the cells that lie mostly over labelled
+    pixels: those are cells a person (or an import) already outlined, and their leftover rim
+    would come in as a sliver of a cell around the person's one."""
+    result = np.where(occupied, 0, proposal).astype(proposal.dtype)
+    if not occupied.any() or not result.any():
+        return result
+    ids, cells = np.unique(proposal, return_inverse=True)  # ids need not be compact
+    cells = cells.reshape(proposal.shape)
+    total = np.bincount(cells.ravel(), minlength=len(ids))
+    free = np.bincount(cells[~occupied], minlength=len(ids))
+    mostly_covered = ids[(free < FREE_SHARE * total) & (ids > 0)]
+    if mostly_covered.size:
+        result[np.isin(result, mostly_covered)] = 0
     return result
 
 
@@ -53,7 +74,7 @@ def merged_info(existing: np.ndarray, info: dict[int, dict], proposal: np.ndarra
         present, offset = np.unique(proposal), 0
     else:
         offset = int(existing.max()) if existing.size else 0
-        present = np.unique(proposal[(existing == 0) & (proposal > 0)])
+        present = np.unique(outside_labelled_cells(proposal, existing > 0))
     for cell in present.tolist():
         score = scores.get(int(cell))
         if cell and score is not None:
@@ -146,7 +167,7 @@ def batch_proposal(entry: ImageEntry, proposal: np.ndarray) -> tuple[str, np.nda
         occupied |= other.data > 0
     if not occupied.any():
         return REPLACE, proposal
-    return FILL_EMPTY, np.where(occupied, 0, proposal).astype(proposal.dtype)
+    return FILL_EMPTY, outside_labelled_cells(proposal, occupied)
 
 
 def batch_may_change(entry: ImageEntry) -> bool:

@@ -107,13 +107,13 @@ def test_fill_only_empty_keeps_existing_labels(setup, qtbot):
     window, panel = setup
     select(panel, "classic")
     layer = window.current_image().label_layers[0]
-    # An existing, corrected object over part of the first disk.
-    window.document.undo_stack.push(change_command(layer, (5, 5, 20, 20), np.full((15, 15), 9, np.uint16), "paint"),
+    # An existing, corrected object over a small part of the first disk.
+    window.document.undo_stack.push(change_command(layer, (5, 5, 14, 14), np.full((9, 9), 9, np.uint16), "paint"),
                                     execute=True)
     predict_current(qtbot, panel)
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(FILL_EMPTY))
     panel.accept()
-    assert (layer.data[5:20, 5:20] == 9).all()
+    assert (layer.data[5:14, 5:14] == 9).all()
     new_ids = set(np.unique(layer.data)) - {0, 9}
     assert len(new_ids) == 3 and min(new_ids) > 9  # new objects never merge with labelled ones
 
