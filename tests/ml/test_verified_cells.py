@@ -189,3 +189,18 @@ def test_fine_tuning_measures_cell_size_on_verified_cells_only(tmp_path):
     card = train(TrainConfig(out=tmp_path / "tuned", project=tmp_path / "project", base=str(base), epochs=1,
                              batch_size=2, crops_per_epoch=2, threads=1))
     assert 45 < card["scale"]["measured_cell_diameter"] < 50
+
+
+def test_the_known_ring_is_a_quarter_of_a_cell_wide():
+    """A neighbour nobody outlined lies in the ring and is taught as background; a quarter of
+    a diameter keeps where the cell ends without reaching far into its neighbours."""
+    labels = np.zeros((120, 120), np.uint16)
+    yy, xx = np.mgrid[:120, :120]
+    labels[(yy - 60) ** 2 + (xx - 60) ** 2 <= 20**2] = 1  # a verified cell 40 px across
+    labels[(yy - 60) ** 2 + (xx - 100) ** 2 <= 6**2] = 2  # an unchecked proposal beside it
+    unknown = unknown_pixels(labels, (1,))
+    assert not unknown[labels == 1].any()
+    assert unknown[labels == 2].all()  # never over another, unchecked cell
+    assert not unknown[60, 60 - 20 - 8]  # 8 px outside: known background
+    assert unknown[60, 60 - 20 - 14]  # 14 px outside: unknown (it was known at half a diameter)
+    assert unknown[0, 0]
