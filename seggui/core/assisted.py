@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
+from skimage.measure import label as label_regions
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
@@ -60,15 +61,32 @@ def split_mask(mask: np.ndarray, seeds: list[tuple[int, int]], image: np.ndarray
              if 0 <= row < mask.shape[0] and 0 <= col < mask.shape[1] and mask[row, col]]
     markers = np.zeros(mask.shape, np.int32)
     if valid:
-        rows, cols = np.mgrid[: mask.shape[0], : mask.shape[1]]
-        nearest = np.argmin(np.stack([(rows - r) ** 2 + (cols - c) ** 2 for _, (r, c) in valid]), axis=0)
+        # Each pixel's nearest seed from one distance transform (its cost follows the mask, not
+        # the mask times the seeds: a large textured region can hold dozens of peaks).
+        points = np.ones(mask.shape, bool)
+        order_at = np.zeros(mask.shape, np.int32)
+        for order, (_, (row, col)) in enumerate(valid):
+            points[row, col] = False
+            order_at[row, col] = order + 1
+        _, (near_rows, near_cols) = ndimage.distance_transform_edt(points, return_indices=True)
+        regions = np.where(mask, order_at[near_rows, near_cols], 0)
+        count = len(valid)
+        top = np.asarray(ndimage.maximum(landscape, regions, np.arange(1, count + 1)), dtype=np.float64)
+        bottom = np.asarray(ndimage.minimum(landscape, regions, np.arange(1, count + 1)), dtype=np.float64)
+        level = np.concatenate([[np.inf], top - 0.25 * (top - bottom)])
+        core = (regions > 0) & (landscape >= level[regions])
+        pieces = label_regions(np.where(core, regions, 0), background=0, connectivity=1)
+        sizes = np.bincount(pieces.ravel())
+        chosen = np.zeros(len(sizes), np.int32)  # piece -> the seed index it starts
         for order, (index, (row, col)) in enumerate(valid):
-            region = mask & (nearest == order)
-            values = landscape[region]
-            core = region & (landscape >= values.max() - 0.25 * (values.max() - values.min()))
-            pieces, _ = ndimage.label(core)
-            chosen = pieces[row, col] or int(np.argmax(np.bincount(pieces.ravel())[1:])) + 1
-            markers[(pieces == chosen) & (markers == 0)] = index
+            piece = pieces[row, col]
+            if not piece:  # the click is below its region's top quarter: that quarter's largest piece
+                own = np.unique(pieces[(regions == order + 1) & (pieces > 0)])
+                piece = int(own[np.argmax(sizes[own])]) if own.size else 0
+            if piece:
+                chosen[piece] = index
+        markers = chosen[pieces]
+        for index, (row, col) in valid:
             markers[row, col] = index
     parts = watershed(-landscape, markers, mask=mask)
     parts[mask & (parts == 0)] = 1
@@ -360,17 +378,26 @@ def _cut_to_image(component: np.ndarray, grey: np.ndarray, free: np.ndarray, row
 def _own_part(component: np.ndarray, row: int, col: int) -> np.ndarray:
     """Of a component that may hold several touching cells, the one around (row, col):
     a watershed of its distance transform from its peaks deeper than PEAK_DEPTH."""
-    seeds = automatic_seeds(component)
+    # On the component's bounds only: the watershed's cost follows the region, not the window.
+    box = ndimage.find_objects(component.astype(np.uint8))
+    if not box:
+        return component
+    rows_slice, cols_slice = box[0]
+    inner = component[rows_slice, cols_slice]
+    seeds = automatic_seeds(inner)
     if len(seeds) < 2:
         return component
-    parts = split_mask(component, seeds)
-    if component[row, col]:
+    parts = split_mask(inner, seeds)
+    row, col = row - rows_slice.start, col - cols_slice.start
+    if 0 <= row < inner.shape[0] and 0 <= col < inner.shape[1] and inner[row, col]:
         chosen = parts[row, col]
     else:
-        rows, cols = np.nonzero(component)
+        rows, cols = np.nonzero(inner)
         nearest = np.argmin((rows - row) ** 2 + (cols - col) ** 2)
         chosen = parts[rows[nearest], cols[nearest]]
-    return parts == chosen
+    own = np.zeros_like(component)
+    own[rows_slice, cols_slice] = parts == chosen
+    return own
 
 
 def _cell_in_window(grey: np.ndarray, free: np.ndarray, row: int, col: int,
