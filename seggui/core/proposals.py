@@ -98,7 +98,12 @@ class AcceptProposalCommand(Command):
         self.new_classes = {} if mode == REPLACE else dict(layer.instance_classes)
         # Same effect as Document.set_status(entry, "predicted", model), inside this step.
         self.old_status = (entry.status, entry.status_model, entry.modified)
-        self.new_status = ("predicted", model, now())
+        # Filled around cells a person made, imported or checked, the labels are not a model's
+        # alone: the image stays (or becomes) "edited" (a reviewed one stays reviewed), so that a
+        # later Replace asks and a batch leaves it alone.
+        kept_by_person = mode == FILL_EMPTY and cells_a_replace_discards(entry, layer) > 0
+        status = ("reviewed" if entry.status == "reviewed" else "edited") if kept_by_person else "predicted"
+        self.new_status = (status, model, now())
 
     @property
     def nbytes(self) -> int:
@@ -131,14 +136,15 @@ def target_layer(entry: ImageEntry, preferred: object = None) -> LabelLayer | No
 
 def cells_a_replace_discards(entry: ImageEntry, layer: LabelLayer | None) -> int:
     """How many cells of `layer` that a person made, imported or checked a Replace would throw
-    away: every cell unless the labels are still a model's accepted proposal (status
-    "predicted": any edit makes the image "edited"), and then its verified cells."""
+    away: the verified cells, and unless the labels are still a model's accepted proposal
+    (status "predicted": any edit makes the image "edited"), every cell without a model's score."""
     if layer is None or not layer.data.any():
         return 0
-    if entry.status != "predicted":
-        return int(np.count_nonzero(np.unique(layer.data)))
-    present = set(np.unique(layer.data).tolist())
-    return sum(1 for cell, info in layer.instance_info.items() if info.get("verified") and cell in present)
+    present = [int(cell) for cell in np.unique(layer.data) if cell]
+    info = layer.instance_info
+    if entry.status != "predicted":  # a model's cells carry their score: the others are a person's
+        return sum(1 for cell in present if info.get(cell, {}).get("verified") or "score" not in info.get(cell, {}))
+    return sum(1 for cell in present if info.get(cell, {}).get("verified"))
 
 
 def accept_proposal(document: Document, entry: ImageEntry, proposal: np.ndarray, mode: str, model: str,

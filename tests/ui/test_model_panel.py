@@ -332,13 +332,22 @@ def test_accept_as_replace_asks_before_dropping_painted_cells(setup, qtbot, monk
     monkeypatch.setattr(panel, "ask_replace", answer(FILL_EMPTY))
     qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
     assert (layer.data[painted] == 9).all() and len(np.unique(layer.data)) == 5
-    assert entry.status == "predicted"
-    # Now the labels are the model's: pre-segmenting again replaces them without a question...
+    assert entry.status == "edited"  # not a model's labels alone: a batch leaves it, a Replace asks
+    # Pre-segmenting again asks about the painted cell only (the filled ones carry a model's score).
     asked.clear()
     window.tool_state.tool = "pick"
     predict_current(qtbot, panel)
     qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
-    assert asked == [] and not (layer.data == 9).any()
+    assert asked == [("labels", 1, 3)] and (layer.data[painted] == 9).all()
+    # Replacing them is a person's choice; then the labels are the model's and no question is asked.
+    monkeypatch.setattr(panel, "ask_replace", answer(REPLACE))
+    predict_current(qtbot, panel)
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert not (layer.data == 9).any() and entry.status == "predicted"
+    asked.clear()
+    predict_current(qtbot, panel)
+    qtbot.mouseClick(panel.accept_button, Qt.MouseButton.LeftButton)
+    assert asked == []
 
 
 def test_a_replace_keeps_asking_for_verified_cells_of_a_predicted_image(setup, qtbot, monkeypatch):
