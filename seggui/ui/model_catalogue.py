@@ -137,10 +137,12 @@ def metrics_text(card: dict) -> str:
     groups = [(str(name), figures) for name, figures in heldout.items()
               if name != "all" and isinstance(figures, dict) and _is_number(figures.get("ap50"))]
     if groups:  # per modality: a pooled figure hides that stained images are much harder
-        lines.append("Held-out AP50: " + ", ".join(
+        lines.append("Held-out AP50, cells pooled over images: " + ", ".join(
             f"{name} {_number(figures['ap50'])} ({figures.get('images', '?')} images)" for name, figures in groups))
     elif _is_number(_dict(heldout.get("all")).get("ap50")):
-        lines.append(f"Held-out AP50 {_number(heldout['all']['ap50'])} on {heldout['all'].get('images', '?')} images")
+        overall = heldout["all"]
+        lines.append(f"Held-out AP50, cells pooled over images, {_number(overall['ap50'])} "
+                     f"on {overall.get('images', '?')} images")
     training = _dict(card.get("training"))
     if isinstance(training.get("images"), list) and training["images"]:
         count = len(training["images"])
