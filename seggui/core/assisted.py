@@ -378,26 +378,17 @@ def _cut_to_image(component: np.ndarray, grey: np.ndarray, free: np.ndarray, row
 def _own_part(component: np.ndarray, row: int, col: int) -> np.ndarray:
     """Of a component that may hold several touching cells, the one around (row, col):
     a watershed of its distance transform from its peaks deeper than PEAK_DEPTH."""
-    # On the component's bounds only: the watershed's cost follows the region, not the window.
-    box = ndimage.find_objects(component.astype(np.uint8))
-    if not box:
-        return component
-    rows_slice, cols_slice = box[0]
-    inner = component[rows_slice, cols_slice]
-    seeds = automatic_seeds(inner)
+    seeds = automatic_seeds(component)
     if len(seeds) < 2:
         return component
-    parts = split_mask(inner, seeds)
-    row, col = row - rows_slice.start, col - cols_slice.start
-    if 0 <= row < inner.shape[0] and 0 <= col < inner.shape[1] and inner[row, col]:
+    parts = split_mask(component, seeds)
+    if component[row, col]:
         chosen = parts[row, col]
     else:
-        rows, cols = np.nonzero(inner)
+        rows, cols = np.nonzero(component)
         nearest = np.argmin((rows - row) ** 2 + (cols - col) ** 2)
         chosen = parts[rows[nearest], cols[nearest]]
-    own = np.zeros_like(component)
-    own[rows_slice, cols_slice] = parts == chosen
-    return own
+    return parts == chosen
 
 
 def _cell_in_window(grey: np.ndarray, free: np.ndarray, row: int, col: int,

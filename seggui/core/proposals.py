@@ -48,13 +48,13 @@ def outside_labelled_cells(proposal: np.ndarray, occupied: np.ndarray) -> np.nda
     pixels: those are cells a person (or an import) already outlined, and their leftover rim
     would come in as a sliver of a cell around the person's one."""
     result = np.where(occupied, 0, proposal).astype(proposal.dtype)
-    if not occupied.any() or not result.any():
+    over = proposal[occupied & (proposal > 0)]
+    if over.size == 0:  # also a proposal already cut to the free pixels: nothing to count again
         return result
-    ids, cells = np.unique(proposal, return_inverse=True)  # ids need not be compact
-    cells = cells.reshape(proposal.shape)
-    total = np.bincount(cells.ravel(), minlength=len(ids))
-    free = np.bincount(cells[~occupied], minlength=len(ids))
-    mostly_covered = ids[(free < FREE_SHARE * total) & (ids > 0)]
+    # Only the proposed cells that reach labelled pixels are counted (a few, whatever their ids).
+    touched, covered = np.unique(over, return_counts=True)
+    _, total = np.unique(proposal[np.isin(proposal, touched)], return_counts=True)
+    mostly_covered = touched[total - covered < FREE_SHARE * total]
     if mostly_covered.size:
         result[np.isin(result, mostly_covered)] = 0
     return result
@@ -140,7 +140,7 @@ def cells_a_replace_discards(entry: ImageEntry, layer: LabelLayer | None) -> int
     (status "predicted": any edit makes the image "edited"), every cell without a model's score."""
     if layer is None or not layer.data.any():
         return 0
-    present = [int(cell) for cell in np.unique(layer.data) if cell]
+    present = layer.instance_ids().tolist()
     info = layer.instance_info
     if entry.status != "predicted":  # a model's cells carry their score: the others are a person's
         return sum(1 for cell in present if info.get(cell, {}).get("verified") or "score" not in info.get(cell, {}))
