@@ -1,4 +1,5 @@
-"""Box-to-cell on images where the cell differs from its surroundings by texture, not level."""
+"""Box-to-cell: cells that differ from their surroundings by texture, not level; a faint cell
+under a model map that spills past it, in a tight and a loose box."""
 
 from __future__ import annotations
 
@@ -61,3 +62,29 @@ def test_labelled_pixels_stay_out_and_the_ellipse_touches_the_box():
     assert found is not None and not (placed(*found, cell.shape) & (labels > 0)).any()
     ellipse = inscribed_ellipse(5, 9)
     assert ellipse[2, 0] and ellipse[0, 4] and not ellipse[0, 0]
+
+
+def faint_cell_under_a_wide_map(radius=8):
+    """A clear cell whose model map is a low, wide hill spilling far past it (a cell the
+    model saw faintly): its cut of the map is too big, the image's edge is right."""
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:100, :100]
+    distance2 = (yy - 50) ** 2 + (xx - 50) ** 2
+    cell = distance2 <= radius ** 2
+    image = np.clip(20 + rng.normal(0, 3, (100, 100)) + 120 * cell, 0, 255).astype(np.uint8)
+    probability = (0.3 * np.exp(-distance2 / (2 * 14.0 ** 2))).astype(np.float32)
+    return image, cell, probability
+
+
+def test_the_cut_that_fits_the_box_wins_over_a_spilling_map():
+    image, cell, probability = faint_cell_under_a_wide_map()
+    labels = np.zeros(cell.shape, np.uint16)
+    found = box_cell_mask(image, (41, 41, 60, 60), labels, probability)  # the cell's bounds and 1 px
+    assert found is not None and iou(placed(*found, cell.shape), cell) >= 0.9  # the map's cut: 0.55
+
+
+def test_a_loose_box_still_finds_the_cell_not_the_box():
+    image, cell, probability = faint_cell_under_a_wide_map()
+    labels = np.zeros(cell.shape, np.uint16)
+    found = box_cell_mask(image, (36, 36, 65, 65), labels, probability)  # 30 % larger each side
+    assert found is not None and iou(placed(*found, cell.shape), cell) >= 0.85  # the map's cut: 0.23
