@@ -1,7 +1,7 @@
 """How many actions does a person need to fix a model's proposal, by hand and with the assisted tools?
 
     python benchmarks/correction_effort.py --images DIR [--masks DIR] --model NAME
-        [--json OUT.json] [--verbose] [--limit N] [--threads N]
+        [--json OUT.json] [--verbose] [--skip N] [--limit N] [--threads N]
 
     e.g. python benchmarks/correction_effort.py --images ../shared/data/cells/dsb2018 \\
         --model nuclei --limit 8 --threads 1
@@ -483,7 +483,7 @@ def summarize(rows: list[dict], stems: list[str], verbose: bool = False) -> dict
 
 
 def run(images: Path, masks: Path | None, model: str, limit: int | None = None,
-        threads: int | None = None, verbose: bool = False) -> dict:
+        threads: int | None = None, verbose: bool = False, skip: int = 0) -> dict:
     import torch
 
     from seggui.core.imageio import read_image
@@ -493,6 +493,7 @@ def run(images: Path, masks: Path | None, model: str, limit: int | None = None,
     if threads:
         torch.set_num_threads(threads)
     pairs = sorted(find_pairs(images, masks), key=lambda pair: pair.stem)
+    pairs = pairs[skip:]  # by stem: --skip 220 --limit 142 is a set the first images never see
     if limit:
         pairs = pairs[:limit]
     predictor = load_model(model, "cpu", threads=threads)
@@ -515,10 +516,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", required=True)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N images (by stem)")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
-    result = run(args.images, args.masks, args.model, args.limit, args.threads, args.verbose)
+    result = run(args.images, args.masks, args.model, args.limit, args.threads, args.verbose, args.skip)
     text = json.dumps(result)
     print(text)
     if args.json:

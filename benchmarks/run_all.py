@@ -34,6 +34,8 @@ BENCHMARKS = [
     ("correction_effort.py", ["--images", str(HERE.parents[1] / "shared" / "data" / "cells" / "dsb2018"),
                               "--model", "nuclei", "--limit", "8"], False),
     ("assisted_latency.py", [], False),
+    ("boxed_cells.py", ["--images", str(HERE.parents[1] / "shared" / "data" / "cells" / "dsb2018-extra"),
+                        "--skip", "220", "--limit", "142"], False),
     ("heldout_dsb.py", [], True),
     ("finetune.py", [], True),
     ("verified_cells.py", [], True),
