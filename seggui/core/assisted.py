@@ -368,12 +368,18 @@ def _window(shape: tuple[int, int], x: int, y: int, half: int) -> Rect:
 
 
 def grey_image(image: np.ndarray) -> np.ndarray:
-    """float32 grey levels of an image (the mean of its first three channels when it has them)."""
+    """float32 grey levels of an image (the mean of its first three channels when it has them).
+    Pixels that are not numbers (a float TIFF's NaN where nothing was imaged, or inf) take the
+    lowest level there is, so that thresholds and filters see only finite values."""
     array = np.asarray(image)
     if array.ndim == 3:
         channels = array[..., :3] if array.shape[2] >= 3 else array
         array = channels.astype(np.float32).mean(axis=2)
-    return array.astype(np.float32)
+    array = array.astype(np.float32)
+    finite = np.isfinite(array)
+    if not finite.all():
+        array = np.where(finite, array, float(array[finite].min()) if finite.any() else 0.0).astype(np.float32)
+    return array
 
 
 def _component_at(foreground: np.ndarray, row: int, col: int, reach: int = 3) -> np.ndarray | None:

@@ -25,7 +25,8 @@ class ModelMaps:
     def put(self, image_id: str, probability: np.ndarray | None) -> None:
         if probability is None:
             return
-        array = np.clip(np.asarray(probability, dtype=np.float32), 0.0, 1.0).astype(np.float16)
+        # A map that is not a number anywhere (a network fed NaN pixels) reads as "no cell there".
+        array = np.clip(np.nan_to_num(np.asarray(probability, dtype=np.float32), nan=0.0), 0.0, 1.0).astype(np.float16)
         with self._lock:
             self._maps[image_id] = array
             self._maps.move_to_end(image_id)
