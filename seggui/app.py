@@ -36,6 +36,9 @@ def run_gui(paths: list[str]) -> int:
     from seggui.jobs import wait_for_all
 
     window = create_main_window()
+    from seggui.ui.unexpected_errors import install
+
+    install(window)  # an error that escapes a handler is shown and logged, not only printed
     window.show()
     if paths:
         window.files.open_paths([str(p) for p in paths])
