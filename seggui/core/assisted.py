@@ -99,12 +99,13 @@ def power_parts(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
     radius of the largest disk around the seed inside the mask (a power diagram). Two touching
     round nuclei are then parted along the line through the points where their outlines
     cross, whatever their sizes; nearest-click or watershed parts give the smaller nucleus too
-    much or too little. A part's pieces cut off from its click join the part they touch most.
+    much or too little. A part's pieces cut off from its click are regrown from the parts
+    around the clicks (each goes to the part that reaches it first).
 
-    Merged cells of dsb2018-extra images (a click at each true nucleus's innermost point,
-    every part matching at IoU >= 0.5): images 220-361 175 of 233, split_mask 161; images
-    100-219 238 of 289, split_mask 235. Pixels no seed can claim (seeds outside the mask) are
-    part 1."""
+    Merged cells the correction benchmark splits right (a click at each true nucleus's
+    innermost point, every part matching at IoU >= 0.5; benchmarks/correction_effort.py on
+    dsb2018-extra by stem): images 220-361 169 of 233, split_mask 158; images 100-219 232 of
+    289, split_mask 228. Pixels no seed can claim (seeds outside the mask) are part 1."""
     parts = np.zeros(mask.shape, np.int32)
     valid = [(index, row, col) for index, (row, col) in enumerate(seeds, start=1)
              if 0 <= row < mask.shape[0] and 0 <= col < mask.shape[1] and mask[row, col]]
