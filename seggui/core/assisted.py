@@ -105,7 +105,8 @@ def power_parts(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
     Merged cells the correction benchmark splits right (a click at each true nucleus's
     innermost point, every part matching at IoU >= 0.5; benchmarks/correction_effort.py on
     dsb2018-extra by stem): images 220-361 169 of 233, split_mask 158; images 100-219 232 of
-    289, split_mask 228. Pixels no seed can claim (seeds outside the mask) are part 1."""
+    289, split_mask 228. Pixels no seed can claim (seeds outside the mask) are part 1; nothing
+    outside the mask is ever part of a part."""
     parts = np.zeros(mask.shape, np.int32)
     valid = [(index, row, col) for index, (row, col) in enumerate(seeds, start=1)
              if 0 <= row < mask.shape[0] and 0 <= col < mask.shape[1] and mask[row, col]]
@@ -115,17 +116,28 @@ def power_parts(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
     # Padded: the mask is usually cut to its cell's bounds, and the array's edge is its edge too.
     distance = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     rows, cols = np.nonzero(mask)
-    power = np.stack([(rows - row) ** 2 + (cols - col) ** 2 - distance[row, col] ** 2 for _, row, col in valid])
-    indices = np.array([index for index, _, _ in valid], np.int32)
-    parts[rows, cols] = indices[np.argmin(power, axis=0)]
-    # Keep each part's piece around its click; the other pieces are regrown from the kept ones.
-    kept = np.zeros(mask.shape, np.int32)
+    rows, cols = rows.astype(np.float32), cols.astype(np.float32)
+    # One seed at a time, keeping the least power so far: memory follows the cell, not the cell
+    # times the seeds (one click on a large region can bring dozens of distance peaks).
+    least = np.full(rows.shape, np.inf, np.float32)
+    owner = np.zeros(rows.shape, np.int32)
     for index, row, col in valid:
+        power = (rows - row) ** 2 + (cols - col) ** 2 - np.float32(distance[row, col] ** 2)
+        closer = power < least
+        least[closer] = power[closer]
+        owner[closer] = index
+    parts[mask] = owner
+    # Keep each part's piece around its click; the other pieces are regrown from the kept ones.
+    # A click inside another click's larger disk owns nothing, not even its own pixel: its part
+    # stays empty (the click with the largest disk always owns its own).
+    kept = np.zeros(mask.shape, np.int32)
+    owners = [(index, row, col) for index, row, col in valid if parts[row, col] == index]
+    for index, row, col in owners:
         pieces, _ = ndimage.label(parts == index)
         kept[pieces == pieces[row, col]] = index
     if (mask & (kept == 0)).any():
         kept = watershed(np.zeros(mask.shape, np.float32), kept, mask=mask)
-        kept[mask & (kept == 0)] = valid[0][0]  # a piece of the mask no click reaches
+        kept[mask & (kept == 0)] = owners[0][0]  # a piece of the mask no click reaches
     return kept
 
 
@@ -173,6 +185,10 @@ def split_instance_command(layer: LabelLayer, instance_id: int, points: list[tup
     if image is not None and np.asarray(image).shape[:2] == layer.shape:
         window = np.asarray(image)[y0:y1, x0:x1]
     parts = power_parts(mask, seeds)
+    if any(parts[row, col] != index for index, (row, col) in enumerate(seeds, start=1)):
+        # A click inside another's larger disk owns nothing there: a part per click, by the
+        # watershed (a person who clicked twice means two parts).
+        parts = split_mask(mask, seeds, window)
     info = layer.instance_info.get(instance_id) or {}
     if window is not None and "score" in info and not info.get("verified") and _stained(window):
         # A cell the model proposed and nobody checked, on stained tissue: parts are also

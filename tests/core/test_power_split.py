@@ -50,3 +50,32 @@ def test_parts_cover_the_mask_and_each_part_is_one_piece():
         assert ndimage.label(parts == index)[1] == 1
     assert parts[8, 50] == 2
     assert (power_parts(shape, [(0, 0)]) == shape.astype(np.int32)).all()  # a click outside: one part
+
+
+def test_two_clicks_in_one_round_cell_change_nothing_outside_it():
+    # The second click lies inside the first one's larger disk: in the power diagram it owns
+    # nothing; the person asked for two parts, so the watershed gives them. The cell keeps every
+    # pixel, and neither the background nor the neighbour in its box is touched.
+    yy, xx = np.mgrid[:60, :60]
+    cell = (yy - 30) ** 2 + (xx - 30) ** 2 <= 12 ** 2
+    labels = np.where(cell, 4, 0).astype(np.uint16)
+    labels[18:22, 18:22] = 9  # a neighbour inside the cell's bounding box, outside the cell
+    labels[cell] = 4
+    parts = power_parts(cell[18:43, 18:43], [(12, 12), (12, 15)])
+    assert ((parts > 0) == cell[18:43, 18:43]).all()
+    assert parts[12, 15] == 1  # the second click's part is empty
+    layer = LabelLayer(labels.copy())
+    command = split_instance_command(layer, 4, [(30.5, 30.5), (33.5, 30.5)])
+    command.redo()
+    assert (layer.data[~cell] == labels[~cell]).all()
+    assert (layer.data[cell] > 0).all() and len(np.unique(layer.data[cell])) == 2
+
+
+def test_many_clicks_on_a_large_region_stay_inside_it():
+    rng = np.random.default_rng(0)
+    region = np.ones((300, 400), bool)
+    region[:, :5] = False
+    seeds = [(int(r), int(c)) for r, c in zip(rng.integers(0, 300, 40), rng.integers(5, 400, 40))]
+    parts = power_parts(region, seeds)
+    assert ((parts > 0) == region).all()
+    assert len(np.unique(parts[region])) >= 2
