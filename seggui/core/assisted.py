@@ -116,13 +116,13 @@ def power_parts(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
     # Padded: the mask is usually cut to its cell's bounds, and the array's edge is its edge too.
     distance = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     rows, cols = np.nonzero(mask)
-    rows, cols = rows.astype(np.float32), cols.astype(np.float32)
+    rows, cols = rows.astype(np.float64), cols.astype(np.float64)
     # One seed at a time, keeping the least power so far: memory follows the cell, not the cell
     # times the seeds (one click on a large region can bring dozens of distance peaks).
-    least = np.full(rows.shape, np.inf, np.float32)
+    least = np.full(rows.shape, np.inf)
     owner = np.zeros(rows.shape, np.int32)
     for index, row, col in valid:
-        power = (rows - row) ** 2 + (cols - col) ** 2 - np.float32(distance[row, col] ** 2)
+        power = (rows - row) ** 2 + (cols - col) ** 2 - distance[row, col] ** 2
         closer = power < least
         least[closer] = power[closer]
         owner[closer] = index
