@@ -2,12 +2,12 @@
 
     box_cell_mask(image, rect, labels, probability=None)  # -> (rect, mask) or None
 
-Used by the `box_cell` tool (seggui.core.tools). A person draws a box around one cell, tightly or not: the
-candidate masks of the model's map and of the image are scored by how well they fit a boxed
-cell (strong edges, contrast, not running along the box), and the best is taken. Phase-contrast
-cells are neither brighter nor darker than their surroundings, only more textured, which the
-local standard deviation shows, so where the threshold finds only a fragment of the textured
-region the textured region is the cell.
+Used by the `box_cell` tool (seggui.core.tools). A person draws a box around one cell,
+tightly or not: the candidate masks of the model's map and of the image are scored by how well
+they fit a boxed cell (strong edges, contrast, not running along the box), and the best is
+taken. Phase-contrast cells are neither brighter nor darker than their surroundings, only more
+textured, which the local standard deviation shows, so where the threshold finds only a
+fragment of the textured region the textured region is the cell.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ class Broken(QWidget):
 def boxes(monkeypatch, tmp_path):
     monkeypatch.setenv("SEGGUI_LOG_DIR", str(tmp_path / "logs"))
     shown = []
-    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append(self.text() + "\n" + self.informativeText()) or 0)
+    monkeypatch.setattr(QMessageBox, "exec",
+                        lambda self: shown.append(self.text() + "\n" + self.informativeText()) or 0)
     logs.set_debug(False)
     saved = sys.excepthook
     yield shown, tmp_path / "logs" / "seggui.log"
