@@ -104,7 +104,7 @@ def power_parts(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
 
     Merged cells the correction benchmark splits right (a click at each true nucleus's
     innermost point, every part matching at IoU >= 0.5; benchmarks/correction_effort.py on
-    dsb2018-extra by stem): images 220-361 169 of 233, split_mask 158; images 100-219 232 of
+    dsb2018-extra by stem): images 220-361 169 of 233, split_mask 158; images 100-219 233 of
     289, split_mask 228. A click inside another's larger disk gets an empty part. Pieces no
     click reaches go to the first click with a part (all to part 1 when no click is inside
     the mask); nothing outside the mask is ever in a part."""
