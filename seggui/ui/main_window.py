@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QStackedWidget, QWidget
 
 from seggui import __version__
@@ -83,7 +83,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("seggui_main_window")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        self.resize(1280, 720)  # fits a 1366x768 laptop with its task bar
+        self._first_size()  # a saved geometry, when there is one, replaces it (_restore_layout)
 
         self.empty_label = QLabel(EMPTY_TEXT, self)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -358,6 +358,19 @@ class MainWindow(QMainWindow):
         self._save_layout()
         self.set_project(None, None)
         event.accept()
+
+    def _first_size(self) -> None:
+        """Nine tenths of the screen's free area, centred, up to 1920 x 1200 (1280 x 720 where
+        there is no screen to ask): a fixed size filled a laptop and left a desktop mostly empty."""
+        screen = QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 720)
+            return
+        free = screen.availableGeometry()
+        width = min(free.width(), max(1024, min(1920, int(free.width() * 0.9))))
+        height = min(free.height(), max(640, min(1200, int(free.height() * 0.9))))
+        self.resize(width, height)
+        self.move(free.x() + (free.width() - width) // 2, free.y() + (free.height() - height) // 2)
 
     def _save_layout(self) -> None:
         self.settings.set_bytes_value("window/geometry", self.saveGeometry())

@@ -295,3 +295,16 @@ def test_only_background_and_new_instance_actions_drive_the_tools(window, tmp_pa
     paint(window, value=5)
     actions.new_instance.trigger()
     assert window.tool_state.label_id == layer.next_free_id() == 6
+
+
+def test_a_first_window_fills_most_of_the_screen_centred(qtbot):
+    # No saved geometry (settings are per test): nine tenths of the screen's free area, centred.
+    from PySide6.QtGui import QGuiApplication
+
+    first = MainWindow()
+    qtbot.addWidget(first)
+    free = QGuiApplication.primaryScreen().availableGeometry()
+    assert first.width() <= free.width() and first.height() <= free.height()
+    assert first.width() >= min(free.width(), 1024) and first.height() >= min(free.height(), 640)
+    if first.width() < free.width():
+        assert abs(first.x() - (free.x() + (free.width() - first.width()) // 2)) <= 1
