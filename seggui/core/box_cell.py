@@ -69,11 +69,12 @@ def box_cell_mask(image: np.ndarray, rect: Rect, labels: np.ndarray,
     if flat:
         mask = texture
     else:
-        candidates = [threshold, texture] + _level_cuts(image, box, free)
+        grey = ndimage.gaussian_filter(grey_image(image[y0:y1, x0:x1]), 1.0)  # the box, smoothed once
+        candidates = [threshold, texture] + _level_cuts(grey, free)
         if probability is not None:
             candidates += [_map_cut(probability, box, free, fraction) for fraction in MAP_CUTS]
-        mask = _best_fit([ndimage.binary_fill_holes(m) & free for m in candidates if m is not None], image, box,
-                         free, ellipse)
+        mask = _best_fit([ndimage.binary_fill_holes(m) & free for m in candidates if m is not None], grey, free,
+                         ellipse)
     if mask is None:
         context = (max(0, y0 - BOX_MARGIN), max(0, x0 - BOX_MARGIN), min(height, y1 + BOX_MARGIN),
                    min(width, x1 + BOX_MARGIN))
@@ -110,11 +111,10 @@ def _map_cut(probability: np.ndarray, box: Rect, free: np.ndarray, fraction: flo
     return _usable(largest_component((window >= fraction * peak) & free), free)
 
 
-def _level_cuts(image: np.ndarray, box: Rect, free: np.ndarray) -> list[np.ndarray]:
-    """The largest region at a few grey levels between the box's rim (background: the box
-    surrounds the cell) and the middle of the box (the cell), taken with the cell's polarity."""
-    y0, x0, y1, x1 = box
-    grey = ndimage.gaussian_filter(grey_image(image[y0:y1, x0:x1]), 1.0)
+def _level_cuts(grey: np.ndarray, free: np.ndarray) -> list[np.ndarray]:
+    """The largest region at a few levels of the box's smoothed `grey` between its rim
+    (background: the box surrounds the cell) and its middle (the cell), taken with the cell's
+    polarity."""
     rim = np.ones(grey.shape, bool)
     rim[1:-1, 1:-1] = False
     core = inscribed_ellipse(*grey.shape, reach=0.25)
@@ -130,16 +130,15 @@ def _level_cuts(image: np.ndarray, box: Rect, free: np.ndarray) -> list[np.ndarr
     return cuts
 
 
-def _best_fit(candidates: list[np.ndarray], image: np.ndarray, box: Rect, free: np.ndarray,
+def _best_fit(candidates: list[np.ndarray], grey: np.ndarray, free: np.ndarray,
               ellipse: np.ndarray) -> np.ndarray | None:
     """The candidate a person most likely boxed, by the product of: its outline on strong
     edges (mean gradient along it); its contrast with a thin ring around it; not running along
     the box's edge (that is background, or a neighbour the box cut); and, as floors only, not
     a fragment of the box (bounds at least FIT_BOUNDS of it, overlap with the inscribed
     ellipse at least FIT_ELLIPSE) -- floors, because a person's box is often looser than the
-    cell. Candidates filling the box nearly whole are the background it was drawn over."""
-    y0, x0, y1, x1 = box
-    grey = ndimage.gaussian_filter(grey_image(image[y0:y1, x0:x1]), 1.0)
+    cell. Candidates filling the box nearly whole are the background it was drawn over.
+    `grey` is the box's image, smoothed."""
     gradient = np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1))
     spread = float(grey.std()) + 1e-6
     border = np.ones(grey.shape, bool)

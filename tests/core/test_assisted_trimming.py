@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seggui.core.assisted import add_cell_mask, cell_like, split_instance_command
+from seggui.core.assisted import add_cell_mask, cell_like
+from seggui.core.split_cell import split_instance_command
 from seggui.core.layers import LabelLayer
 
 

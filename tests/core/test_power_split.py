@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from seggui.core.assisted import power_parts, split_instance_command
+from seggui.core.split_cell import power_parts, split_instance_command
 from seggui.core.layers import LabelLayer
 
 

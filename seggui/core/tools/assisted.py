@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seggui.core.assisted import add_cell_mask, split_by_line_command, split_instance_command
+from seggui.core.assisted import add_cell_mask
+from seggui.core.split_cell import split_by_line_command, split_instance_command
 from seggui.core.box_cell import box_cell_mask
 from seggui.core.instance_edits import CompositeCommand, class_table_command, region_fill_command
 from seggui.core.layers import Rect
