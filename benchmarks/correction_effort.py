@@ -1,7 +1,7 @@
 """How many actions does a person need to fix a model's proposal, by hand and with the assisted tools?
 
     python benchmarks/correction_effort.py --images DIR [--masks DIR] --model NAME
-        [--json OUT.json] [--verbose] [--skip N] [--limit N] [--threads N]
+        [--json OUT.json] [--verbose] [--skip N] [--limit N] [--threads N] [--heldout]
 
     e.g. python benchmarks/correction_effort.py --images ../shared/data/cells/dsb2018 \\
         --model nuclei --limit 8 --threads 1
@@ -35,7 +35,9 @@ assisted, in review-queue order (errors of proposed cells by score ascending, th
 Printed: one JSON object with the action totals, AP@0.5 = TP / (TP + FP + FN) pooled over
 images before and after each pass, and the median / max time of the assisted operations
 (add_cell, box_cell, split), how often each assisted step was kept (assisted_outcomes);
---verbose adds per-image rows.
+--verbose adds per-image rows. --heldout keeps only the images of the bundled model's test
+split (seggui.ml.dsb.heldout_pairs: ids hashing into the bottom 15 %, never trained on), the
+fair set for the bundled model; it can be given several --images folders.
 """
 
 from __future__ import annotations
@@ -482,17 +484,24 @@ def summarize(rows: list[dict], stems: list[str], verbose: bool = False) -> dict
     return summary
 
 
-def run(images: Path, masks: Path | None, model: str, limit: int | None = None,
-        threads: int | None = None, verbose: bool = False, skip: int = 0) -> dict:
+def run(images: Path | list[Path], masks: Path | None, model: str, limit: int | None = None,
+        threads: int | None = None, verbose: bool = False, skip: int = 0,
+        heldout: bool = False) -> dict:
     import torch
 
     from seggui.core.imageio import read_image
+    from seggui.ml.dsb import heldout_pairs
     from seggui.ml.registry import load_model
     from seggui.ml.training.data import find_pairs, read_labels
 
     if threads:
         torch.set_num_threads(threads)
-    pairs = sorted(find_pairs(images, masks), key=lambda pair: pair.stem)
+    folders = images if isinstance(images, list) else [images]
+    if heldout:
+        found = [pair for folder in folders for pair in heldout_pairs(folder)]
+    else:
+        found = [pair for folder in folders for pair in find_pairs(folder, masks)]
+    pairs = sorted(found, key=lambda pair: pair.stem)
     pairs = pairs[skip:]  # by stem: --skip 220 --limit 142 is a set the first images never see
     if limit:
         pairs = pairs[:limit]
@@ -511,7 +520,7 @@ def run(images: Path, masks: Path | None, model: str, limit: int | None = None,
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=Path, required=True)
+    parser.add_argument("--images", type=Path, required=True, nargs="+")
     parser.add_argument("--masks", type=Path)
     parser.add_argument("--model", required=True)
     parser.add_argument("--json", type=Path)
@@ -519,8 +528,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N images (by stem)")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--heldout", action="store_true",
+                        help="only the bundled model's held-out test split (DSB2018 layout)")
     args = parser.parse_args(argv)
-    result = run(args.images, args.masks, args.model, args.limit, args.threads, args.verbose, args.skip)
+    if len(args.images) > 1 and args.masks:
+        parser.error("--masks goes with a single --images folder")
+    result = run(args.images, args.masks, args.model, args.limit, args.threads, args.verbose, args.skip,
+                 args.heldout)
     text = json.dumps(result)
     print(text)
     if args.json:

@@ -150,3 +150,36 @@ def test_main_runs_end_to_end_with_the_classic_model(tmp_path):
         assert key in result
     assert result["images"] == 2 and len(result["per_image"]) == 2
     assert json.loads(out.read_text())["manual_actions"] == result["manual_actions"]
+
+
+def write_dsb_folder(root: Path, stems: list[str]) -> Path:
+    """A DSB2018-layout folder: <stem>/images/<stem>.png and one mask file per nucleus."""
+    import cv2
+
+    shape = (64, 64)
+    for stem in stems:
+        (root / stem / "images").mkdir(parents=True)
+        (root / stem / "masks").mkdir()
+        image = np.full(shape, 20, np.uint8)
+        for index, (row, col) in enumerate([(20, 20), (40, 44)]):
+            nucleus = disc(shape, row, col, 7)
+            image[nucleus] = 210
+            cv2.imwrite(str(root / stem / "masks" / f"m{index}.png"), nucleus.astype(np.uint8) * 255)
+        cv2.imwrite(str(root / stem / "images" / f"{stem}.png"), image)
+    return root
+
+
+def test_heldout_keeps_only_the_test_split_of_every_folder(tmp_path):
+    from seggui.ml.dsb import HELDOUT_PERCENT
+    from seggui.ml.training.data import heldout_by_hash
+
+    stems = [f"stem{index:03d}" for index in range(40)]
+    held = [stem for stem in stems if heldout_by_hash(stem, HELDOUT_PERCENT)]
+    assert 0 < len(held) < len(stems)  # the fixture has both kinds
+    first = write_dsb_folder(tmp_path / "a", stems[:20])
+    second = write_dsb_folder(tmp_path / "b", stems[20:])
+    benchmark = load_benchmark()
+    result = benchmark.run([first, second], None, "classic", threads=1, verbose=True, heldout=True)
+    assert [row["stem"] for row in result["per_image"]] == sorted(held)
+    everything = benchmark.run([first, second], None, "classic", threads=1)
+    assert everything["images"] == len(stems)
