@@ -75,20 +75,25 @@ class FileOperations:
         return Path(folder)
 
     def _choose_new_project_folder(self, title: str) -> Path | None:
-        folder = self._choose_folder(title, "project")
-        if folder is None:
-            return None
-        if is_project_folder(folder):
-            show_error(self.window, title, f"{folder}: a project already exists here",
-                       "Choose an empty folder, or open this project with File > Open project….")
-            return None
-        if folder.is_dir() and any(folder.iterdir()):
-            answer = QMessageBox.question(
-                self.window, title, f"{folder} is not empty. Create the project inside it anyway?\n"
-                "(The project adds a catalogue file and a masks folder; nothing else is changed.)")
-            if answer != QMessageBox.StandardButton.Yes:
+        """A folder for a new project; a refused one (a project already, or not empty and the
+        person says No) brings the chooser back, since they still want a project. None when
+        the chooser is cancelled."""
+        while True:
+            folder = self._choose_folder(title, "project")
+            if folder is None:
                 return None
-        return folder
+            if is_project_folder(folder):
+                show_error(self.window, title, f"{folder}: a project already exists here",
+                           "Choose an empty folder, or open this project with File > Open project….")
+                continue
+            if folder.is_dir() and any(folder.iterdir()):
+                answer = QMessageBox.question(
+                    self.window, title, f"{folder} is not empty. Create the project inside it anyway?\n"
+                    "(The project adds a catalogue file and a masks folder; nothing else is changed.)\n\n"
+                    "No: choose another folder.")
+                if answer != QMessageBox.StandardButton.Yes:
+                    continue
+            return folder
 
     # -- projects --------------------------------------------------------------------
     def new_project(self, folder: str | Path | None = None) -> bool:

@@ -240,6 +240,30 @@ def test_dropping_images_without_project_asks_for_folder(window, tmp_path, monke
     assert window.current_image() is window.document.images[0]
 
 
+def test_a_refused_project_folder_brings_the_chooser_back(window, tmp_path, monkeypatch, dialogs):
+    """Images opened with no project: the person first picks a folder full of other files and
+    says No, then an existing project; the chooser comes back each time, and the images land in
+    the empty folder they choose last. A first version gave up after the first No, and the
+    images asked for were silently not opened."""
+    images = write_images(tmp_path / "dropped", 2)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("someone else's files")
+    existing = make_project(tmp_path / "other", count=1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    offered = [busy, existing, empty]
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(offered.pop(0))))
+    dialogs.answer = QMessageBox.StandardButton.No
+    window.files.open_paths([str(p) for p in images])
+    assert offered == []
+    assert window.project is not None and window.project.folder == empty.resolve()
+    assert len(window.document.images) == 2
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]  # nothing added where refused
+    assert any("not empty" in text for text in dialogs.shown)
+    assert any("a project already exists here" in text for text in dialogs.shown)
+
+
 def test_dropping_a_project_folder_opens_it(window, tmp_path):
     folder = make_project(tmp_path, count=2)
     window.files.open_paths([str(folder)])
