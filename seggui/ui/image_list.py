@@ -173,7 +173,9 @@ class ImageListModel(QAbstractTableModel):
             if column == 3:
                 doubt = entry_doubt(entry)
                 return "" if doubt is None or entry.status == "reviewed" else f"{doubt:.1f}"
-            return str(entry.instance_count) if entry.instance_count else ""
+            # A new image shows no count; once a model or a person has been over it, 0 says
+            # "nothing found" (a blank read as "not counted" on an image the model found empty).
+            return str(entry.instance_count) if entry.instance_count or entry.status != "new" else ""
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self._problem_icon if entry.problem else self._icons.get(entry.status)
         if role == Qt.ItemDataRole.ForegroundRole and column == 1:

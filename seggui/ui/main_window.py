@@ -109,7 +109,10 @@ class MainWindow(QMainWindow):
         self.menu_actions = WindowActions(self)
         self.add_dock("Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_dock("Layers", self.layers_host, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.docks["Images"], self.docks["Layers"]], [250, 260], Qt.Orientation.Horizontal)
+        # The image list gets a fifth of a wide window (up to 340 px): names of planes from one
+        # microscope file differ only at their end ("… [scene 2, t 13]") and were elided to "xz-e…".
+        self.resizeDocks([self.docks["Images"], self.docks["Layers"]],
+                         [max(250, min(340, self.width() // 5)), 260], Qt.Orientation.Horizontal)
         self._restore_layout()
         self._update_central()
 

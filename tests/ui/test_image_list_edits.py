@@ -131,3 +131,12 @@ def test_most_doubtful_first_orders_the_list_and_n(window, tmp_path, qtbot):
     panel.order_box.setCurrentText(ORDERS[0])
     shown = [panel.proxy.index(row, 0).data(Qt.ItemDataRole.DisplayRole) for row in range(3)]
     assert shown == [first.name, second.name, third.name]
+
+
+def test_an_image_the_model_found_empty_shows_zero_cells_a_new_one_nothing(window, tmp_path):
+    window.files.open_project(make_project(tmp_path))
+    first, second = window.document.images[:2]
+    assert cells_text(window, first) == ""  # new: not counted yet
+    window.document.set_status(second, "predicted")
+    assert second.instance_count == 0
+    assert cells_text(window, second) == "0"
