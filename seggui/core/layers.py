@@ -275,3 +275,34 @@ class LabelLayer:
         ids = np.unique(self.data)
         return ids[ids != 0]
 
+
+
+MAX_CELL_ID = 2**32 - 1  # label images are at most 32-bit
+
+
+def instance_info_from_json(raw: Any) -> dict[int, dict[str, Any]]:
+    """A label layer's per-cell table as a project stores it (`{"<id>": {...}}`), checked:
+    ids are whole numbers from 1 to MAX_CELL_ID, each entry is an object, its "score" (a
+    model's confidence) a finite number and its "verified" mark true or false. Raises
+    ValueError naming the first bad entry. A table from someone else's folder must not crash
+    the review queue, nor show a cell as verified that training then leaves out."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"the cells' info is {type(raw).__name__}, not an object")
+    info: dict[int, dict[str, Any]] = {}
+    for key, value in raw.items():
+        try:
+            cell = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"cell id {key!r} is not a whole number") from None
+        if not 1 <= cell <= MAX_CELL_ID:
+            raise ValueError(f"cell id {key!r} is out of range (1 to {MAX_CELL_ID})")
+        if not isinstance(value, dict):
+            raise ValueError(f"cell {cell}: its info is {type(value).__name__}, not an object")
+        score = value.get("score")
+        if "score" in value and (isinstance(score, bool) or not isinstance(score, (int, float))
+                                 or not np.isfinite(score)):
+            raise ValueError(f"cell {cell}: score {score!r} is not a finite number")
+        if "verified" in value and not isinstance(value["verified"], bool):
+            raise ValueError(f"cell {cell}: verified {value['verified']!r} is not true or false")
+        info[cell] = dict(value)
+    return info

@@ -28,7 +28,7 @@ from seggui.core.errors import ImageReadError, ProjectError
 from seggui.core.image_sources import describe_images, source_key, source_name
 from seggui.core.imageio import read_image
 from seggui.core.label_codec import encode_label_image, read_label_image
-from seggui.core.layers import ImageLayer, LabelLayer
+from seggui.core.layers import ImageLayer, LabelLayer, instance_info_from_json
 from seggui.core import project_lock
 from seggui.core.correction_order import expected_errors
 from seggui.core.training_set import verified_ids
@@ -292,7 +292,7 @@ class Project:
             labels, row["name"],
             classes=[LabelClass.from_json(c) for c in cat.loads(row["classes"], [])],
             instance_classes={int(k): int(v) for k, v in instances.get("classes", {}).items()},
-            instance_info={int(k): v for k, v in instances.get("info", {}).items()},
+            instance_info=instance_info_from_json(instances.get("info", {})),
             vectors=[VectorShape.from_json(v) for v in cat.loads(row["vectors"], [])],
             layer_id=row["id"],
         )

@@ -11,6 +11,7 @@ Later work plugs in through:
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -50,6 +51,16 @@ NO_IMAGES_TEXT = ("<h2>This project has no images yet</h2>"
                   "or drop image files onto this window.</p>")
 
 
+
+
+def unshowable_text(entry: ImageEntry) -> str:
+    """What the canvas says in place of an image that would not load."""
+    return (f"<h2>{html.escape(entry.name)} cannot be shown</h2>"
+            f"<p>{html.escape(entry.problem or 'it could not be read')}</p>"
+            "<p>Its labels on disk are left as they are. Choose another image in the list;<br>"
+            "this image's tooltip there keeps the message.</p>")
+
+
 BACKGROUND_LOAD_BYTES = 64 * 1024 * 1024  # image files larger than this load on a worker
 
 class MainWindow(QMainWindow):
@@ -69,6 +80,7 @@ class MainWindow(QMainWindow):
         self._wanted_image: ImageEntry | None = None  # what to show when that load ends
         self.layers_panel: LayersPanel | None = None
         self._current_image: ImageEntry | None = None
+        self._unshowable: ImageEntry | None = None  # chosen, but its file or labels would not load
         self._current_layer: Layer | None = None
         self.docks: dict[str, QDockWidget] = {}
         # The Model, Training and Review queue docks: built on the finished window by
@@ -207,6 +219,7 @@ class MainWindow(QMainWindow):
         if entry is not None and not entry.loaded and self._loads_slowly(entry):
             self._load_in_background(entry)
             return
+        self._unshowable = None
         if entry is not None:
             try:
                 entry.layers  # load pixels now, so a broken file is reported here, once
@@ -214,7 +227,7 @@ class MainWindow(QMainWindow):
                 entry.problem = error_text(error)
                 self.status.showMessage(f"Cannot show {entry.name}: {entry.problem}", 15000)
                 self.image_list.model.refresh_entry(entry)
-                entry = None
+                self._unshowable, entry = entry, None
         if entry is self._current_image and entry is not None:
             return
         self._current_image = entry
@@ -258,7 +271,11 @@ class MainWindow(QMainWindow):
             self.central.setCurrentWidget(self.canvas)
             return
         has_project = self.document is not None
-        self.empty_label.setText(NO_IMAGES_TEXT if has_project and not self.document.images else EMPTY_TEXT)
+        if has_project and self._unshowable is not None and self._unshowable in self.document.images:
+            # Not "open a project to begin": the project is open, this one image is the trouble.
+            self.empty_label.setText(unshowable_text(self._unshowable))
+        else:
+            self.empty_label.setText(NO_IMAGES_TEXT if has_project and not self.document.images else EMPTY_TEXT)
         self.central.setCurrentWidget(self.empty_label)
 
     @staticmethod

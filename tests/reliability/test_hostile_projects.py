@@ -475,3 +475,58 @@ def test_a_malformed_card_is_shown_without_crashing(card):
     assert isinstance(metrics_text(card), str) and isinstance(regression_warning(card), str)
     assert "x" in version_label(ModelVersion("v1", "x", "models/x", 0.0, card, False))
     assert describe(ModelInfo("x", "unet", "project", None, card, False, "broken")).startswith("<b>x</b>")
+
+
+BAD_CELL_INFO = {
+    "entry not an object": ({"1": "verified"}, "cell 1: its info is str"),
+    "entry null": ({"1": None}, "cell 1: its info is NoneType"),
+    "score text": ({"1": {"score": "high"}}, "score 'high' is not a finite number"),
+    "score NaN": ({"1": {"score": float("nan")}}, "score nan is not a finite number"),
+    "score true": ({"1": {"score": True}}, "score True is not a finite number"),
+    "verified text": ({"1": {"score": 0.4, "verified": "yes"}}, "verified 'yes' is not true or false"),
+    "id past 32 bits": ({"99999999999999999999": {"score": 0.5}}, "out of range"),
+    "id negative": ({"-1": {"score": 0.5}}, "out of range"),
+    "id not a number": ({"abc": {}}, "cell id 'abc' is not a whole number"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CELL_INFO))
+def test_a_malformed_cell_table_is_refused_with_its_reason_and_the_labels_kept(tmp_path, name):
+    """The per-cell table (scores, verified marks) of a crafted catalogue crashed the review queue
+    (a str entry: AttributeError on every image change), or showed "yes" as verified while
+    training read it as not verified. Now loading that image's labels is refused, naming the
+    catalogue, the layer and the entry; the mask file is not touched."""
+    import json
+
+    info, words = BAD_CELL_INFO[name]
+    project = make_project(tmp_path)
+    layer_id, mask_file = first_label_layer(project)
+    mask = project / MASKS_FOLDER / mask_file
+    before = mask.read_bytes()
+    edit_catalogue(project, "UPDATE layers SET instances=? WHERE id=?",
+                   parameters=(json.dumps({"classes": {}, "info": info}), layer_id))
+    opened, document = Project.open(project)
+    try:
+        entry = next(e for e in document.images if e.status == "reviewed")
+        error = refused(lambda: entry.layers, words, layer_id, error_type=ProjectError)
+        assert cat.CATALOGUE_NAME in str(error)
+    finally:
+        opened.close()
+    assert mask.read_bytes() == before
+
+
+def test_a_well_formed_cell_table_loads_with_integer_ids(tmp_path):
+    import json
+
+    project = make_project(tmp_path)
+    layer_id, _ = first_label_layer(project)
+    info = {"3": {"score": 0.25, "verified": True}, "7": {"score": 1}, "9": {"iscrowd": 1}}
+    edit_catalogue(project, "UPDATE layers SET instances=? WHERE id=?",
+                   parameters=(json.dumps({"classes": {}, "info": info}), layer_id))
+    opened, document = Project.open(project)
+    try:
+        entry = next(e for e in document.images if e.status == "reviewed")
+        assert entry.label_layers[0].instance_info == {3: {"score": 0.25, "verified": True}, 7: {"score": 1},
+                                                        9: {"iscrowd": 1}}
+    finally:
+        opened.close()

@@ -332,3 +332,31 @@ def test_a_first_window_fills_most_of_the_screen_centred(qtbot):
     assert first.width() >= min(free.width(), 1024) and first.height() >= min(free.height(), 640)
     if first.width() < free.width():
         assert abs(first.x() - (free.x() + (free.width() - first.width()) // 2)) <= 1
+
+
+def test_an_image_whose_labels_will_not_load_says_so_on_the_canvas(window, tmp_path):
+    """A project is open and one image's labels are malformed: the canvas names the image and
+    the problem, not "Open a project or images to begin" as if nothing were open."""
+    import json
+    import sqlite3
+
+    from seggui.core import catalogue
+
+    folder = make_project(tmp_path, count=2)
+    window.files.open_project(folder)
+    paint(window)  # the first image gets a saved label file
+    window.project.save(window.document)
+    window.set_project(None, None)
+    connection = sqlite3.connect(folder / catalogue.CATALOGUE_NAME)
+    first = connection.execute("SELECT id FROM images ORDER BY position").fetchone()[0]
+    connection.execute("UPDATE layers SET instances=? WHERE image_id=? AND kind='labels'",
+                       (json.dumps({"classes": {}, "info": {"1": "verified"}}), first))
+    connection.commit()
+    connection.close()
+    window.files.open_project(folder)
+    text = window.empty_label.text()
+    assert window.central.currentWidget() is window.empty_label
+    assert "cannot be shown" in text and "its info is str" in text
+    assert "Open a project" not in text
+    window._show_image(window.document.images[1])
+    assert window.central.currentWidget() is window.canvas
