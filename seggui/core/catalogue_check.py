@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from seggui.core.errors import ProjectError
+from seggui.core.layers import MAX_CELL_ID, instance_info_from_json
 from seggui.core.safe_files import UnsafePathError, check_not_link, is_identifier
 
 QUERY_SECONDS = float(os.environ.get("SEGGUI_CATALOGUE_TIMEOUT", "30"))
@@ -201,6 +202,26 @@ def _json(value, kinds: tuple[type, ...], column: str, where: str, path: Path, o
     return parsed
 
 
+def _instance_tables(instances: dict, where: str, path: Path) -> None:
+    """A label layer's cell -> class table and per-cell info (scores, verified marks) are what
+    the window, the review queue and training read: refused here, once, when malformed."""
+    classes = instances.get("classes", {})
+    if not isinstance(classes, dict):
+        raise ProjectError(f"{where}: instances.classes must be a JSON object", path)
+    for key, value in classes.items():
+        try:
+            cell = int(key)
+        except ValueError:
+            raise ProjectError(f"{where}: instances.classes: cell id {key!r} is not a whole number", path) from None
+        if not 1 <= cell <= MAX_CELL_ID or isinstance(value, bool) or not isinstance(value, int):
+            raise ProjectError(f"{where}: instances.classes: cell {key!r} -> {value!r} is not a cell id and "
+                               "a class number", path)
+    try:
+        instance_info_from_json(instances.get("info", {}))
+    except ValueError as error:
+        raise ProjectError(f"{where}: instances.info: {error}", path) from None
+
+
 def _integer(value, column: str, where: str, path: Path, low: int = 0, high: int = 2**63 - 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ProjectError(f"{where}: {column} must be an integer from {low} to {high}, found {value!r}", path)
@@ -253,7 +274,9 @@ def check_rows(connection: sqlite3.Connection, path: Path, statuses: tuple[str, 
             _json(row["settings"], (dict,), "settings", where, path, optional=False)
             if row["kind"] == "labels":
                 _json(row["classes"], (list,), "classes", where, path)
-                _json(row["instances"], (dict,), "instances", where, path)
+                instances = _json(row["instances"], (dict,), "instances", where, path)
+                if instances is not None:
+                    _instance_tables(instances, where, path)
                 _json(row["vectors"], (list,), "vectors", where, path)
                 _json(row["shape"], (list,), "shape", where, path)
                 if row["mask_file"] is not None and not (

@@ -494,8 +494,8 @@ BAD_CELL_INFO = {
 def test_a_malformed_cell_table_is_refused_with_its_reason_and_the_labels_kept(tmp_path, name):
     """The per-cell table (scores, verified marks) of a crafted catalogue crashed the review queue
     (a str entry: AttributeError on every image change), or showed "yes" as verified while
-    training read it as not verified. Now loading that image's labels is refused, naming the
-    catalogue, the layer and the entry; the mask file is not touched."""
+    training read it as not verified. Now the project is refused at open, and by training,
+    naming the catalogue, the layer and the entry; the mask file is not touched."""
     import json
 
     info, words = BAD_CELL_INFO[name]
@@ -505,14 +505,41 @@ def test_a_malformed_cell_table_is_refused_with_its_reason_and_the_labels_kept(t
     before = mask.read_bytes()
     edit_catalogue(project, "UPDATE layers SET instances=? WHERE id=?",
                    parameters=(json.dumps({"classes": {}, "info": info}), layer_id))
+    error = refused(lambda: Project.open(project), words, layer_id, error_type=ProjectError)
+    assert cat.CATALOGUE_NAME in str(error)
+    refused(lambda: reviewed_samples(project), words, error_type=ProjectError)
+    assert mask.read_bytes() == before
+
+
+@pytest.mark.parametrize("classes, words", [([1, 2], "classes must be a JSON object"),
+                                            ({"a": 1}, "cell id 'a' is not a whole number"),
+                                            ({"1": "nucleus"}, "is not a cell id and a class number")])
+def test_a_malformed_cell_class_table_is_refused(tmp_path, classes, words):
+    """Training read the table raw and stopped with AttributeError / ValueError tracebacks."""
+    import json
+
+    project = make_project(tmp_path)
+    layer_id, _ = first_label_layer(project)
+    edit_catalogue(project, "UPDATE layers SET instances=? WHERE id=?",
+                   parameters=(json.dumps({"classes": classes, "info": {}}), layer_id))
+    refused(lambda: Project.open(project), words, error_type=ProjectError)
+    refused(lambda: reviewed_samples(project), words, error_type=ProjectError)
+
+
+def test_a_cell_table_changed_after_open_is_refused_when_its_image_loads(tmp_path):
+    """The loader checks the table too (a catalogue edited while the project is open)."""
+    import json
+
+    project = make_project(tmp_path)
+    layer_id, _ = first_label_layer(project)
     opened, document = Project.open(project)
     try:
+        edit_catalogue(project, "UPDATE layers SET instances=? WHERE id=?",
+                       parameters=(json.dumps({"classes": {}, "info": {"1": "verified"}}), layer_id))
         entry = next(e for e in document.images if e.status == "reviewed")
-        error = refused(lambda: entry.layers, words, layer_id, error_type=ProjectError)
-        assert cat.CATALOGUE_NAME in str(error)
+        refused(lambda: entry.layers, "cell 1: its info is str", layer_id, error_type=ProjectError)
     finally:
         opened.close()
-    assert mask.read_bytes() == before
 
 
 def test_a_well_formed_cell_table_loads_with_integer_ids(tmp_path):

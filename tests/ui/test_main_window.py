@@ -334,29 +334,20 @@ def test_a_first_window_fills_most_of_the_screen_centred(qtbot):
         assert abs(first.x() - (free.x() + (free.width() - first.width()) // 2)) <= 1
 
 
-def test_an_image_whose_labels_will_not_load_says_so_on_the_canvas(window, tmp_path):
-    """A project is open and one image's labels are malformed: the canvas names the image and
-    the problem, not "Open a project or images to begin" as if nothing were open."""
-    import json
-    import sqlite3
-
-    from seggui.core import catalogue
+def test_an_image_that_will_not_load_says_so_on_the_canvas(window, tmp_path):
+    """A project is open and one image's file now holds other pixels: the canvas names the image
+    and the problem, not "Open a project or images to begin" as if nothing were open."""
+    import cv2
 
     folder = make_project(tmp_path, count=2)
+    first = tmp_path / "images" / "cells_0.png"
+    replaced = cv2.imread(str(first), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(first), 255 - replaced)  # same size, different pixels
     window.files.open_project(folder)
-    paint(window)  # the first image gets a saved label file
-    window.project.save(window.document)
-    window.set_project(None, None)
-    connection = sqlite3.connect(folder / catalogue.CATALOGUE_NAME)
-    first = connection.execute("SELECT id FROM images ORDER BY position").fetchone()[0]
-    connection.execute("UPDATE layers SET instances=? WHERE image_id=? AND kind='labels'",
-                       (json.dumps({"classes": {}, "info": {"1": "verified"}}), first))
-    connection.commit()
-    connection.close()
-    window.files.open_project(folder)
+    window._show_image(window.document.images[0])
     text = window.empty_label.text()
     assert window.central.currentWidget() is window.empty_label
-    assert "cannot be shown" in text and "its info is str" in text
+    assert "cells_0.png cannot be shown" in text and "content changed" in text
     assert "Open a project" not in text
     window._show_image(window.document.images[1])
     assert window.central.currentWidget() is window.canvas
