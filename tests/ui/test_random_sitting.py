@@ -199,6 +199,34 @@ class Person:
                 assert np.array_equal(after, data), f"the batch changed {status} {entry.name}: {self.log}"
             assert np.array_equal(after[data > 0], data[data > 0]), f"the batch replaced cells of {entry.name}"
 
+    def presegment_and_accept(self):
+        """Pre-segment the image on screen and Accept as Replace through the Model panel; where
+        it asks (painted, imported or verified cells at stake) the person answers at random.
+        Cancel changes nothing, Keep keeps every labelled pixel, and a layer holding verified
+        cells is never replaced without the question."""
+        entry = self.window.current_image()
+        if entry is None or self.panel.running:
+            return
+        self.panel.mode_combo.setCurrentIndex(self.panel.mode_combo.findData(REPLACE))
+        self.panel.predict_button.click()
+        self.qtbot.waitUntil(lambda: not self.panel.running, timeout=60_000)
+        if not self.panel.accept_button.isEnabled():
+            return
+        data, info = labels_of(entry)
+        present = set(np.unique(data[data > 0]).tolist())
+        verified = any(value.get("verified") is True and cell in present for cell, value in info.items())
+        answer = [None, FILL_EMPTY, REPLACE][int(self.rng.integers(3))]
+        asked = []
+        self.panel.ask_replace = lambda *args: asked.append(args) or answer
+        self.panel.accept_button.click()
+        after = labels_of(entry)[0]
+        if asked and answer is None:
+            assert np.array_equal(after, data), f"Cancel changed {entry.name}: {self.log}"
+        if asked and answer == FILL_EMPTY:
+            assert np.array_equal(after[data > 0], data[data > 0]), f"Keep changed cells of {entry.name}"
+        if verified:
+            assert asked, f"verified cells of {entry.name} replaced without a question: {self.log}"
+
     def save(self):
         assert self.window.files.save()
 
@@ -214,7 +242,7 @@ class Person:
 
 ACTIONS = {"switch_image": 3, "brush": 3, "eraser": 2, "fill": 1, "delete": 2, "merge": 1, "add_cell": 3,
            "box": 2, "split": 2, "polygon": 1, "accept": 2, "verify": 2, "delete_from_queue": 1,
-           "queue_across_images": 1, "batch": 1, "save": 1, "reviewed": 1, "undo": 5, "redo": 2}
+           "queue_across_images": 1, "batch": 1, "presegment_and_accept": 2, "save": 1, "reviewed": 1, "undo": 5, "redo": 2}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
