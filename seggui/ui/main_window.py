@@ -25,6 +25,7 @@ from seggui.core.layers import LabelLayer
 from seggui.core.project import Project
 from seggui.core.tools import ToolState
 from seggui.jobs import Job
+from seggui.ui import gui_thread_gc
 from seggui.ui.actions import WindowActions
 from seggui.ui.autosave import DEFAULT_DELAY_MS, AutosaveController
 from seggui.ui.canvas import Canvas
@@ -70,6 +71,8 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings | None = None, autosave_delay_ms: int = DEFAULT_DELAY_MS):
         super().__init__()
+        # Garbage cycles (and the Qt widgets in them) are freed on this thread only.
+        self.garbage_collector = gui_thread_gc.hold(self)
         self.settings = settings or Settings()
         self.autosave_delay_ms = autosave_delay_ms
         self.project: Project | None = None

@@ -32,7 +32,8 @@ from test_canvas import click, drag  # noqa: E402 - tests/ui is on sys.path
 SHAPE = (96, 112)
 STEPS = int(os.environ.get("SEGGUI_SITTING_STEPS", 120))
 # Three sittings in the suite (8 s); SEGGUI_SITTING_SEEDS=200 SEGGUI_SITTING_STEPS=300 to hunt.
-SEEDS = range(int(os.environ.get("SEGGUI_SITTING_SEEDS", 3)))
+FIRST_SEED = int(os.environ.get("SEGGUI_SITTING_FIRST_SEED", 0))
+SEEDS = range(FIRST_SEED, FIRST_SEED + int(os.environ.get("SEGGUI_SITTING_SEEDS", 3)))
 
 
 def nuclei_image(seed: int) -> tuple[np.ndarray, np.ndarray]:
