@@ -276,7 +276,6 @@ class LabelLayer:
         return ids[ids != 0]
 
 
-
 MAX_CELL_ID = 2**32 - 1  # label images are at most 32-bit
 
 

@@ -52,8 +52,6 @@ NO_IMAGES_TEXT = ("<h2>This project has no images yet</h2>"
                   "or drop image files onto this window.</p>")
 
 
-
-
 def unshowable_text(entry: ImageEntry) -> str:
     """What the canvas says in place of an image that would not load."""
     return (f"<h2>{html.escape(entry.name)} cannot be shown</h2>"
@@ -63,6 +61,7 @@ def unshowable_text(entry: ImageEntry) -> str:
 
 
 BACKGROUND_LOAD_BYTES = 64 * 1024 * 1024  # image files larger than this load on a worker
+
 
 class MainWindow(QMainWindow):
     document_changed = Signal(object)  # Document or None
