@@ -6,6 +6,7 @@ through `LabelLayer.write` so that every change announces the rectangle it touch
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -299,7 +300,7 @@ def instance_info_from_json(raw: Any) -> dict[int, dict[str, Any]]:
             raise ValueError(f"cell {cell}: its info is {type(value).__name__}, not an object")
         score = value.get("score")
         if "score" in value and (isinstance(score, bool) or not isinstance(score, (int, float))
-                                 or not np.isfinite(score)):
+                                 or not math.isfinite(score)):
             raise ValueError(f"cell {cell}: score {score!r} is not a finite number")
         if "verified" in value and not isinstance(value["verified"], bool):
             raise ValueError(f"cell {cell}: verified {value['verified']!r} is not true or false")

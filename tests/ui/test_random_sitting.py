@@ -128,11 +128,14 @@ class Person:
         self.use("delete")
         click(self.canvas, *self.point())
 
-    def merge(self):
-        self.use("merge")
+    def two_clicks_then_enter(self, tool: str):
+        self.use(tool)
         click(self.canvas, *self.point())
         click(self.canvas, *self.point())
         self.window.canvas.controller.finish_shape()
+
+    def merge(self):
+        self.two_clicks_then_enter("merge")
 
     def add_cell(self):
         self.use("add_cell")
@@ -144,10 +147,7 @@ class Person:
         drag(self.canvas, [(x - 9, y - 9), (x + 9, y + 9)])
 
     def split(self):
-        self.use("split")
-        click(self.canvas, *self.point())
-        click(self.canvas, *self.point())
-        self.window.canvas.controller.finish_shape()
+        self.two_clicks_then_enter("split")
 
     def polygon(self):
         self.use("polygon")
